@@ -1,0 +1,75 @@
+// common/rio.hpp — robust I/O in the style of CS:APP's RIO package, written for C++20.
+//
+// Two layers:
+//  * readn()/writen(): unbuffered, for blocking descriptors. They hide the two facts of life
+//    every socket program meets: a read or write may move fewer bytes than asked (a short
+//    count), and a signal may interrupt a blocked call (EINTR). Both are retried here.
+//  * LineReader: a per-connection buffered reader with readline(), read_lines() and readn().
+//    It is deliberately non-copyable and non-movable: the bytes it has buffered belong to one
+//    connection, and a copy of the reader is a copy of those bytes that one of the two owners
+//    will never see. (Passing the reader by value is exactly how the textbook select() server
+//    loses pipelined lines.)
+//
+// Errors are values, not exceptions: functions return -1 and leave errno set, because a
+// per-connection error must close that connection and nothing else.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace cs {
+
+// Reads until `out` is full or EOF. Returns the byte count (less than out.size() only at EOF),
+// or -1 with errno set. Retries EINTR and short counts.
+ssize_t readn(int fd, std::span<std::byte> out);
+
+// Writes all of `in`. Returns in.size(), or -1 with errno set (EPIPE, ECONNRESET, ...).
+ssize_t writen(int fd, std::span<const std::byte> in);
+
+// Convenience for tests and text: the bytes of a string, without copying.
+inline std::span<const std::byte> as_bytes(std::string_view text) {
+    return std::as_bytes(std::span<const char>(text.data(), text.size()));
+}
+
+// One per connection; owned by whoever serves that connection (one thread or process).
+class LineReader {
+public:
+    static constexpr std::size_t kDefaultCapacity = 8192;
+
+    explicit LineReader(int fd, std::size_t capacity = kDefaultCapacity);
+    LineReader(const LineReader&) = delete;
+    LineReader& operator=(const LineReader&) = delete;
+    LineReader(LineReader&&) = delete;
+    LineReader& operator=(LineReader&&) = delete;
+
+    // Copies one line, '\n' included, into `out`. A line longer than `out` comes back in
+    // out.size() pieces (nothing is truncated or dropped); the bytes after the last '\n' come
+    // back at EOF. Returns the byte count, 0 at EOF, -1 on error with errno set.
+    ssize_t readline(std::span<std::byte> out);
+
+    // Like readline(), but returns every complete line that one read() brought in, in one
+    // piece, so a server can answer pipelined lines with one write() instead of one per line.
+    // Without any '\n' in a full buffer it returns what it has, as readline() does.
+    ssize_t read_lines(std::span<std::byte> out);
+
+    // Reads exactly out.size() bytes (fewer only at EOF), through the buffer.
+    ssize_t readn(std::span<std::byte> out);
+
+    // Bytes read from the descriptor but not yet handed out.
+    std::size_t buffered() const noexcept { return end_ - begin_; }
+
+private:
+    std::span<const std::byte> pending() const noexcept;
+    std::size_t take(std::span<std::byte> out, std::size_t count) noexcept;
+    ssize_t fill();  // one read() into the free space: >0 bytes, 0 at EOF, -1 on error
+
+    int fd_;
+    std::vector<std::byte> buffer_;
+    std::size_t begin_ = 0;  // first unread byte
+    std::size_t end_ = 0;    // one past the last buffered byte
+};
+
+}  // namespace cs
