@@ -1,0 +1,37 @@
+// 04-select/client_table.cpp — admitting (or refusing) clients, and closing them with a log line.
+#include "04-select/client_table.hpp"
+
+#include "common/net.hpp"
+
+namespace select_lesson {
+
+// [slide:fd-setsize]
+void ClientTable::admit(cs::Fd conn, std::string peer) {
+    int fd = conn.get();
+    if (fd >= FD_SETSIZE) {  // never FD_SET() it: refuse the client instead
+        log_.conn("{} refused: fd {} >= FD_SETSIZE ({}), select() cannot watch it", peer, fd, FD_SETSIZE);
+        return;  // conn's destructor closes the socket
+    }
+    if (open_ >= max_conns_) {
+        log_.conn("{} refused (fd {}): --max-conns {} reached", peer, fd, max_conns_);
+        return;
+    }
+    log_.conn("{} connected (fd {})", peer, fd);
+    slots_[fd] = std::make_unique<Client>(std::move(conn), out_cap_, std::move(peer));
+    ++open_;
+}
+// [/slide]
+
+void ClientTable::close(int fd) {
+    --open_;
+    const Client& client = *slots_[fd];
+    if (client.echo.error() != 0) {
+        log_.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", client.echo.failed_call(),
+                  cs::errno_text(client.echo.error()), fd, client.peer, client.echo.bytes_echoed());
+    } else {
+        log_.conn("{} closed (fd {}, {} bytes echoed)", client.peer, fd, client.echo.bytes_echoed());
+    }
+    slots_[fd].reset();  // destroys the state, then closes fd (EchoConnection owns the socket)
+}
+
+}  // namespace select_lesson

@@ -1,0 +1,49 @@
+// 04-select/client_table.hpp — every open client, found by its descriptor number.
+//
+// FD_SETSIZE slots, because select() can watch no more: FD_SET(fd) with fd >= FD_SETSIZE does
+// not fail, it writes past the end of the fd_set (memory corruption). admit() therefore refuses
+// such a client: closes it and logs why. Same for a client over --max-conns.
+// A slot is emptied (and its state destroyed) before its descriptor is closed, so when the kernel
+// hands the same number to the next client, that client starts from a fresh state.
+// Owner: the one thread that runs the select() loop.
+#pragma once
+
+#include "common/echo_conn.hpp"
+#include "common/log.hpp"
+
+#include <memory>
+#include <string>
+#include <sys/select.h>
+#include <vector>
+
+namespace select_lesson {
+
+struct Client {
+    Client(cs::Fd socket, std::size_t out_cap, std::string peer_text)
+        : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
+    cs::EchoConnection echo;  // the per-client state machine (README: "The state machine")
+    std::string peer;         // "127.0.0.1:51234", for the log lines
+};
+
+class ClientTable {
+public:
+    ClientTable(std::size_t out_cap, int max_conns, const cs::Log& log)
+        : out_cap_(out_cap), max_conns_(max_conns), log_(log) {}
+
+    // Takes a freshly accepted non-blocking socket, or refuses it (closes and logs).
+    void admit(cs::Fd conn, std::string peer);
+    // Logs how the client ended (closed, or the failed call) and closes its descriptor.
+    void close(int fd);
+
+    Client* find(int fd) const noexcept { return fd >= 0 && fd < FD_SETSIZE ? slots_[fd].get() : nullptr; }
+    int open() const noexcept { return open_; }
+
+private:
+    std::size_t out_cap_;
+    int max_conns_;
+    const cs::Log& log_;
+    std::vector<std::unique_ptr<Client>> slots_ = std::vector<std::unique_ptr<Client>>(FD_SETSIZE);
+    int open_ = 0;
+};
+
+}  // namespace select_lesson

@@ -1,0 +1,30 @@
+// 04-select/stop_pipe.hpp — SIGINT/SIGTERM turned into a readable descriptor (the self-pipe trick).
+//
+// Why not just a flag set by the handler? The loop checks the flag, then calls select(); a signal
+// that lands between the two sets the flag but does not wake select(), which may then sleep until
+// the next client event, or forever. The handler writes one byte into a pipe instead, and the
+// loop watches the pipe's read end like any socket: a signal becomes readiness, which select()
+// cannot miss. (pselect() closes the same race by unblocking signals only inside the call; the
+// pipe works with any waiting call. 05-epoll-pool uses signalfd, the kernel's own version.)
+// Owner: main(); one per process (the handler writes to the one installed last).
+#pragma once
+
+#include "common/fd.hpp"
+
+namespace select_lesson {
+
+class StopPipe {
+public:
+    StopPipe();  // pipe2() and sigaction(); throws std::system_error naming the call
+    ~StopPipe();  // the handler stays installed but no longer writes anywhere
+    StopPipe(const StopPipe&) = delete;
+    StopPipe& operator=(const StopPipe&) = delete;
+
+    int read_fd() const noexcept { return read_end_.get(); }
+
+private:
+    cs::Fd read_end_;
+    cs::Fd write_end_;
+};
+
+}  // namespace select_lesson

@@ -1,0 +1,56 @@
+// tests/lesson_select_test.cpp — 04-select: the conformance suite, the event-loop suite, and what
+// makes 04 04: select() cannot watch a descriptor >= FD_SETSIZE, so such clients are refused cleanly.
+#include "tests/conformance.hpp"
+#include "tests/event_loop_suite.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/crowd.hpp"
+#include "tests/support/proc.hpp"
+
+#include <sys/select.h>
+
+namespace cs::test {
+namespace {
+
+ServerSpec select_server() { return {.name = "select", .binary = ECHO_SERVER_DEFAULT}; }
+
+INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, testing::Values(select_server()), spec_name);
+INSTANTIATE_TEST_SUITE_P(Lesson, EventLoop, testing::Values(select_server()), spec_name);
+
+// [slide:test-fd-setsize]
+TEST(Select, ElevenHundredClientsAtOnceServeAThousandAndRefuseTheRestCleanly) {
+    constexpr int kClients = 1100;
+    if (!event_loop::raise_own_nofile(kClients + 64)) GTEST_SKIP() << "ulimit -Hn is below " << kClients + 64;
+    // 4096 descriptors: the kernel hands out fds past FD_SETSIZE, which select() must never FD_SET.
+    ServerProcess server = start_server(select_server(), {}, rlim_t{4096});
+    CrowdResult crowd = run_crowd(server.port(), {.clients = kClients, .deadline = 30s});
+    std::cout << "[ measure  ] " << crowd.echoed << " of " << kClients << " echoed, " << crowd.failed
+              << " refused\n";
+    EXPECT_GE(crowd.echoed, 1000);
+    EXPECT_GT(crowd.failed, 0) << "more than FD_SETSIZE clients were served at once?";
+    EXPECT_EQ(crowd.first_error.find("unfinished"), std::string::npos)
+        << "refused clients must be closed, not left hanging: " << crowd.first_error;
+    ASSERT_TRUE(server.running()) << server.stderr_text().substr(0, 4000);
+    EXPECT_TRUE(server.wait_for_stderr(fmt::format(">= FD_SETSIZE ({})", FD_SETSIZE), 1s));
+
+    // Once the crowd is gone, the low descriptor numbers are free again: new clients are served.
+    auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (open_fd_count(server.pid()) > 16 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    Client after = Client::connect(server.port());
+    after.expect_echo("served after the crowd left\n");
+}
+// [/slide]
+
+TEST(Select, OutCapOptionIsAcceptedAndListedInHelp) {
+    RunResult help = run_to_exit(resolved(select_server()).binary, {"--help"});
+    EXPECT_NE(help.out.find("--out-cap"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--max-conns"), std::string::npos) << help.out;
+    ServerProcess server = start_server(select_server(), {"--out-cap", "4096"});
+    Client client = Client::connect(server.port());
+    std::string big = pattern_bytes(1 << 20, 9) + "\n";
+    EXPECT_TRUE(echo_large(client, big, 10s) == big);
+}
+
+}  // namespace
+}  // namespace cs::test
