@@ -63,9 +63,21 @@ inline std::chrono::milliseconds echo_time(Client& client, std::string_view mess
 
 // Small kernel buffers on the client, so the kernel cannot hide what the server does: with
 // megabytes of socket buffer on both sides, a non-reading client would look "fine" for a while.
-inline void shrink_buffers(const Client& client, int bytes) {
-    ::setsockopt(client.fd(), SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
-    ::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+inline void shrink_buffers(const Client& client, int receive_bytes, int send_bytes) {
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_RCVBUF, &receive_bytes, sizeof receive_bytes);
+    ::setsockopt(client.fd(), SOL_SOCKET, SO_SNDBUF, &send_bytes, sizeof send_bytes);
+}
+
+// Waits (bounded) until `progress` stops growing for `quiet`: a blocked sender.
+inline void wait_until_stalled(const std::atomic<std::size_t>& progress, std::chrono::milliseconds quiet,
+                               std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (std::size_t seen = progress;;) {
+        std::this_thread::sleep_for(quiet);
+        std::size_t now = progress;
+        if (now == seen || std::chrono::steady_clock::now() >= deadline) return;
+        seen = now;
+    }
 }
 
 // The fd number the server logged for the client whose local port is `port` ("... connected (fd N)").
@@ -161,7 +173,9 @@ TEST_P(EventLoop, ClientThatSendsWithoutReadingCostsAboutTheCapAndGetsEveryByteB
     long rss_before = rss_kib(server.pid());
 
     Client hog = Client::connect(server.port());
-    event_loop::shrink_buffers(hog, 32 * 1024);
+    // A small receive buffer, so the echo backs up into the server; a send buffer big enough that
+    // the client pushes megabytes quickly (tiny ones make loopback TCP crawl on delayed ACKs).
+    event_loop::shrink_buffers(hog, 32 * 1024, 256 * 1024);
     std::string payload = pattern_bytes(kPayload, 11);
     std::atomic<std::size_t> sent{0};
     std::thread sender([&] {  // blocking sends: this thread stalls as soon as the server stops reading
@@ -173,7 +187,9 @@ TEST_P(EventLoop, ClientThatSendsWithoutReadingCostsAboutTheCapAndGetsEveryByteB
         } catch (const std::exception&) {  // the checks below report what went wrong
         }
     });
-    std::this_thread::sleep_for(1s);  // the scenario: nothing read for a second
+    std::this_thread::sleep_for(1s);  // the scenario: nothing read for a second...
+    // ...and until the sender is stuck: every buffer on the way is full, the server at its cap.
+    event_loop::wait_until_stalled(sent, 200ms, 5s);
     long grown_kib = rss_kib(server.pid()) - rss_before;
     std::size_t sent_while_not_reading = sent;
     std::chrono::milliseconds other_echo = event_loop::echo_time(other, "and me?\n");
@@ -215,7 +231,7 @@ TEST_P(EventLoop, NewClientOnAReusedFdNumberSeesOnlyItsOwnBytes) {
     ServerProcess server = start_server(GetParam());
     int baseline = open_fd_count(server.pid());
     Client old = Client::connect(server.port());
-    event_loop::shrink_buffers(old, 16 * 1024);
+    event_loop::shrink_buffers(old, 16 * 1024, 256 * 1024);
     old.send("secret that must not leak\n");
     old.send(pattern_bytes(1 << 20, 5));  // leaves echo pending in the server for this fd
     int old_fd = event_loop::logged_fd(server, local_port(old.fd()));

@@ -1,0 +1,57 @@
+// 05-epoll-pool/connection_pool.hpp — one event loop's connections, found by descriptor number.
+//
+// The pool grows with the highest fd it has seen (no FD_SETSIZE here) and costs little per idle
+// connection: a pointer slot plus one small Connection, whose echo buffer is allocated only
+// while an echo is pending (cs::EchoConnection). Nothing like a 64 KiB buffer per client: the
+// one read buffer belongs to the loop.
+// remove() destroys the state before it closes the descriptor, so when the kernel hands the
+// same number to the next client, that client starts from a fresh Connection.
+// Owner: one EventLoop, touched only by that loop's thread. The count of connections across all
+// loops (for --max-conns) is the one shared thing, an atomic owned by main().
+#pragma once
+
+#include "common/echo_conn.hpp"
+#include "common/log.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace epoll_lesson {
+
+struct Connection {
+    Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
+        : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
+    cs::EchoConnection echo;
+    std::string peer;            // "127.0.0.1:51234", for the log lines
+    std::uint32_t interest = 0;  // what epoll watches now (EPOLLIN/EPOLLOUT): skip epoll_ctl when unchanged
+    bool unread = false;         // edge-triggered: bytes may be waiting that no new edge will announce
+    bool queued = false;         // on the loop's read-again list
+};
+
+class ConnectionPool {
+public:
+    ConnectionPool(int max_conns, std::atomic<int>& open_total, const cs::Log& log)
+        : max_conns_(max_conns), open_total_(open_total), log_(log) {}
+
+    // Counts a new connection against --max-conns (all loops together). False: refuse it.
+    bool reserve();
+    void unreserve() { open_total_.fetch_sub(1, std::memory_order_relaxed); }  // admission failed after reserve()
+    int open_total() const noexcept { return open_total_.load(std::memory_order_relaxed); }
+    Connection& add(cs::Fd socket, std::size_t out_cap, std::string peer);
+    Connection* find(int fd) const noexcept {
+        return fd >= 0 && static_cast<std::size_t>(fd) < slots_.size() ? slots_[fd].get() : nullptr;
+    }
+    // Logs how the connection ended (closed, or the failed call) and closes it.
+    void remove(int fd);
+
+private:
+    int max_conns_;
+    std::atomic<int>& open_total_;
+    const cs::Log& log_;
+    std::vector<std::unique_ptr<Connection>> slots_;  // by fd
+};
+
+}  // namespace epoll_lesson

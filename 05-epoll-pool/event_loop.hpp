@@ -1,0 +1,71 @@
+// 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
+//
+// main.cpp holds the loop itself (run, serve, the interest changes); event_loop.cpp holds the
+// set-up and the accept side (admission, pausing on EMFILE).
+// Owner: one thread runs one EventLoop, and nothing else touches it. Shared between loops: the
+// Log (thread-safe), the stop eventfd (only ever readable) and the atomic connection count.
+#pragma once
+
+#include "05-epoll-pool/connection_pool.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <vector>
+
+namespace epoll_lesson {
+
+struct LoopOptions {
+    std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
+    int max_conns = 0;
+    bool edge = false;  // --edge: EPOLLET on every descriptor but the stop eventfd
+};
+
+class EventLoop {
+public:
+    static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
+    static constexpr std::size_t kReadBudget = 64 * 1024;  // per connection per turn: the fairness budget
+    static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+
+    // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
+    EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
+              const cs::Log& log);
+
+    // Serves until the stop eventfd is readable (true), or epoll_wait() itself fails (false: a bug).
+    bool run();
+    const cs::Fd& listener() const noexcept { return listener_; }
+
+private:
+    using Clock = std::chrono::steady_clock;
+    using Status = cs::EchoConnection::Status;
+
+    // main.cpp: the loop.
+    void serve(int fd, Connection& conn, std::uint32_t events);
+    Status read(Connection& conn);
+    void after_io(int fd, Connection& conn, Status status);
+    void read_again();
+    void set_interest(int fd, Connection& conn);
+
+    // event_loop.cpp: the accept side and helpers.
+    void accept_clients();
+    void admit(cs::Fd socket, std::string peer);
+    void pause_accepting();
+    void resume_accepting();
+    int wait_timeout_ms() const;
+    bool ctl(int op, int fd, std::uint32_t events);  // epoll_ctl(); false with errno set
+    std::uint32_t edge_flag() const noexcept;
+
+    cs::Fd epoll_;
+    cs::Fd listener_;
+    int stop_fd_;
+    LoopOptions options_;
+    ConnectionPool pool_;
+    const cs::Log& log_;
+    std::vector<int> again_;  // edge-triggered: fds to read again next turn
+    bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
+    bool accept_paused_ = false;
+    Clock::time_point accept_resume_at_{};
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(64 * 1024);  // one read buffer per loop
+};
+
+}  // namespace epoll_lesson

@@ -1,0 +1,107 @@
+// tests/lesson_epoll_test.cpp — 05-epoll-pool: the conformance and event-loop suites, level- and
+// edge-triggered and with two loops; then what makes 05 05: thousands of connections at little
+// memory each, RLIMIT_NOFILE raised at start-up, one event loop per thread.
+#include "common/net.hpp"
+#include "tests/conformance.hpp"
+#include "tests/event_loop_suite.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/crowd.hpp"
+#include "tests/support/proc.hpp"
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sys/resource.h>
+
+namespace cs::test {
+namespace {
+
+ServerSpec epoll_server(std::string name = "epoll", std::vector<std::string> args = {}) {
+    return {.name = std::move(name), .binary = ECHO_SERVER_DEFAULT, .args = std::move(args), .threads = true};
+}
+
+const auto kVariants = testing::Values(epoll_server(), epoll_server("epoll_threads2", {"--threads", "2"}),
+                                       epoll_server("epoll_edge", {"--edge"}));
+INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, kVariants, spec_name);
+INSTANTIATE_TEST_SUITE_P(Lesson, EventLoop, kVariants, spec_name);
+
+// "Max open files  20000  20000  files" from /proc/<pid>/limits: the soft limit.
+long soft_nofile_of(pid_t pid) {
+    std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+    for (std::string line; std::getline(limits, line);) {
+        if (line.rfind("Max open files", 0) == 0) return std::stol(line.substr(std::string("Max open files").size()));
+    }
+    return -1;
+}
+
+// [slide:test-five-thousand]
+TEST(Epoll, FiveThousandClientsHeldOpenAreAllEchoedAtLittleMemoryEach) {
+    constexpr int kClients = 5000;
+    if (!event_loop::raise_own_nofile(kClients + 64)) GTEST_SKIP() << "ulimit -Hn is below " << kClients + 64;
+    if (event_loop::own_hard_nofile() < kClients + 64) GTEST_SKIP() << "the server inherits too low a hard limit";
+    ServerProcess server = start_server(epoll_server(), {"--quiet"});
+    long rss_before = rss_kib(server.pid());
+    long rss_held = 0;
+    CrowdResult crowd = run_crowd(server.port(), {.clients = kClients,
+                                                  .deadline = 60s,
+                                                  .while_all_held = [&] { rss_held = rss_kib(server.pid()); }});
+    EXPECT_TRUE(crowd.all_echoed()) << crowd.echoed << "/" << crowd.clients << ": " << crowd.first_error;
+    double per_connection = static_cast<double>(rss_held - rss_before) * 1024 / kClients;
+    std::cout << "[ measure  ] server RSS " << rss_before << " KiB idle, " << rss_held << " KiB with " << kClients
+              << " connections: " << per_connection << " bytes per connection\n";
+    EXPECT_LT(per_connection, 16 * 1024) << "idle connections should not each hold a buffer";
+}
+// [/slide]
+
+TEST(Epoll, RaisesItsDescriptorLimitToTheHardLimitAndSaysSo) {
+    rlimit own{};
+    ::getrlimit(RLIMIT_NOFILE, &own);
+    if (own.rlim_max <= 256) GTEST_SKIP() << "the hard limit is too low to see a raise";
+    rlimit lowered{256, own.rlim_max};
+    ::setrlimit(RLIMIT_NOFILE, &lowered);  // the server inherits soft 256, hard unchanged
+    std::optional<ServerProcess> server;
+    try {
+        server.emplace(start_server(epoll_server()));
+    } catch (...) {
+        ::setrlimit(RLIMIT_NOFILE, &own);
+        throw;
+    }
+    ::setrlimit(RLIMIT_NOFILE, &own);
+    EXPECT_EQ(soft_nofile_of(server->pid()), static_cast<long>(own.rlim_max));
+    EXPECT_TRUE(server->wait_for_stderr(fmt::format("raised RLIMIT_NOFILE from 256 to {}", own.rlim_max), 1s))
+        << server->stderr_text();
+}
+
+TEST(Epoll, ThreadsOptionRunsOneLoopPerThreadAndBothServe) {
+    ServerProcess server = start_server(epoll_server(), {"--threads", "2"});
+    EXPECT_EQ(thread_count(server.pid()), 3) << "main() plus two loops";
+    CrowdResult crowd = run_crowd(server.port(), {.clients = 40, .deadline = 10s});
+    ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
+    // "[05-epoll-pool PID:TID] 127.0.0.1:PORT connected (fd N)": which threads accepted clients?
+    std::set<std::string> loop_tids;
+    std::string text = server.stderr_text();
+    std::regex connected(R"(\[05-epoll-pool [0-9]+:([0-9]+)\] [^ ]+ connected)");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), connected); it != std::sregex_iterator(); ++it) {
+        loop_tids.insert((*it)[1]);
+    }
+    EXPECT_EQ(loop_tids.size(), 2u) << "SO_REUSEPORT should spread 40 clients over both loops:\n" << text;
+}
+
+TEST(Epoll, SecondServerOnTheSamePortFailsWithOneLoop) {
+    ServerProcess first = start_server(epoll_server());
+    RunResult second = run_to_exit(resolved(epoll_server()).binary, {"--port", std::to_string(first.port())});
+    EXPECT_EQ(second.status.code, 1) << second.status.describe() << "\n" << second.err;
+    EXPECT_NE(second.err.find("Address already in use"), std::string::npos) << second.err;
+}
+
+TEST(Epoll, OptionsAreListedInHelp) {
+    RunResult help = run_to_exit(resolved(epoll_server()).binary, {"--help"});
+    for (const char* option : {"--threads", "--edge", "--out-cap", "--max-conns"}) {
+        EXPECT_NE(help.out.find(option), std::string::npos) << option << " missing from:\n" << help.out;
+    }
+    RunResult bad = run_to_exit(resolved(epoll_server()).binary, {"--threads", "0"});
+    EXPECT_EQ(bad.status.code, 2) << bad.status.describe();
+}
+
+}  // namespace
+}  // namespace cs::test
