@@ -19,7 +19,9 @@ struct Crowd {
     void finish_one() {
         if (result.echoed + result.failed < result.clients) return;
         if (options.while_all_held) options.while_all_held();
-        release.cancel();
+        // Not cancel(): it wakes only the waits already pending, and the client finishing last
+        // starts its wait after this. An expired timer completes that wait (and any later) at once.
+        release.expires_at(asio::steady_timer::time_point::min());
     }
 
     void fail(const std::string& why) {
