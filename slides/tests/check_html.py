@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import Checks, build_or_fail, output_dir, require_marp  # noqa: E402
 

@@ -12,6 +12,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import Checks, build_or_fail, chromium, output_dir, require_marp, skip, text_edges  # noqa: E402
 

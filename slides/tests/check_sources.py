@@ -10,6 +10,7 @@ import tempfile
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # keep __pycache__ out of the source tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from support import BUILD_SCRIPT, ROOT, Checks, build_or_fail, output_dir, run_build, write_png  # noqa: E402
 
