@@ -7,6 +7,7 @@
 #include "common/net.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
+#include "tests/support/fragmenting_proxy.hpp"
 #include "tests/support/proc.hpp"
 
 #include <csignal>
@@ -121,6 +122,28 @@ TEST_P(Conformance, ClosesConnectionAfterClientEofAndFullEcho) {
     EXPECT_EQ(client.read_to_eof(2s), "one\ntwo\n");  // read_to_eof returns only on the server's FIN
 }
 
+TEST_P(Conformance, EchoesEverythingWhenTheStreamArrivesOneByteAtATime) {
+    ServerProcess server = start_server(GetParam(), {"--quiet"});
+    FragmentingProxy proxy(server.port(), {.max_segment = 1});
+    Client client = Client::connect(proxy.port());
+    std::string payload = std::string("first line\r\nsecond\0line\n", 24) + pattern_bytes(300) +
+                          "\nlast line without a newline";
+    client.send(payload);
+    client.shutdown_write();
+    EXPECT_EQ(client.read_to_eof(15s), payload);
+}
+
+TEST_P(Conformance, EchoesPipelinedLinesCutAtRandomPlaces) {
+    ServerProcess server = start_server(GetParam(), {"--quiet"});
+    FragmentingProxy proxy(server.port(), {.max_segment = 700, .seed = 42});
+    Client client = Client::connect(proxy.port());
+    std::string lines;
+    for (int i = 0; i < 300; ++i) lines += "pipelined line " + std::to_string(i) + " " + std::string(i % 50, '.') + "\n";
+    client.send(lines);
+    client.shutdown_write();
+    EXPECT_EQ(client.read_to_eof(15s), lines);
+}
+
 // ---- robustness: no client can end the server -------------------------------------------
 
 TEST_P(Conformance, ServesNextClientAfterClientReset) {
@@ -175,6 +198,23 @@ TEST_P(Conformance, ThreeHundredSequentialConnectionsDoNotLeakDescriptors) {
     for (int i = 0; i < 300; ++i) echo_and_close(server.port(), "connection " + std::to_string(i) + "\n");
     int after = settle_at_most(baseline, fds);
     EXPECT_LE(after, baseline) << "descriptors grew from " << baseline << " to " << after;
+}
+
+TEST_P(Conformance, ServesFourThousandRoundTripsWithOnlyThirtyTwoDescriptors) {
+    // RLIMIT_NOFILE = 32: a server that leaks one descriptor per connection runs out within
+    // a few dozen clients, and the test sees it at once.
+    ServerProcess server = start_server(GetParam(), {"--quiet"}, 32);
+    for (int i = 0; i < 10; ++i) echo_and_close(server.port(), "warm-up\n");
+    auto fds = [&] { return tree_open_fd_count(server.pid()); };
+    int baseline = fds();
+    for (int i = 0; i < 4000; ++i) {
+        Client client = Client::connect(server.port());
+        client.send("round trip " + std::to_string(i) + "\n");
+        client.shutdown_write();
+        std::string echo = client.read_to_eof();
+        ASSERT_EQ(echo, "round trip " + std::to_string(i) + "\n") << "round trip " << i;
+    }
+    EXPECT_LE(settle_at_most(baseline, fds), baseline);
 }
 
 // ---- logging ----------------------------------------------------------------------------

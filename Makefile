@@ -1,0 +1,59 @@
+# Makefile — a thin wrapper over the CMake presets, so a student types two commands:
+#   make demo    install what is missing, build, run every lesson under the same load
+#   make test    install what is missing, build, run every test (ctest)
+# Everything here is also reachable with plain CMake (see README.md).
+
+PRESET ?= default
+LESSON ?= 01-iterative
+ARGS   ?=
+
+# Lesson folder -> server binary name.
+LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
+                   04-select:select 05-epoll-pool:epoll 06-prefork:prefork
+lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
+BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
+
+.PHONY: all deps configure build test demo run asan tsan slides clean help
+
+all: build
+
+help:
+	@echo "make demo                      build and run every lesson under the same load (one table)"
+	@echo "make test                      build and run every test"
+	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
+	@echo "make asan | make tsan          the test suite under ASan+UBSan / TSan"
+	@echo "make slides                    build every deck (HTML, PDF) into build/slides/"
+	@echo "make PRESET=debug test         any preset: default, debug, asan, tsan, fortify"
+
+deps:
+	@scripts/install-deps
+
+configure: deps
+	@cmake --preset $(PRESET) >/dev/null
+
+build: configure
+	@cmake --build --preset $(PRESET)
+
+test: build
+	@ctest --preset $(PRESET)
+
+demo: build
+	@scripts/demo
+
+run: build
+	@test -n "$(call lesson_binary,$(LESSON))" || { echo "unknown LESSON=$(LESSON); one of: $(foreach l,$(LESSON_BINARIES),$(firstword $(subst :, ,$(l))))"; exit 2; }
+	@test -x $(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) || { echo "$(LESSON) is not built yet"; exit 2; }
+	$(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) $(ARGS)
+
+asan:
+	@$(MAKE) --no-print-directory PRESET=asan test
+
+tsan:
+	@$(MAKE) --no-print-directory PRESET=tsan test
+
+slides:
+	@scripts/install-deps --slides
+	@scripts/slides
+
+clean:
+	rm -rf build build-*
