@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <csignal>
 #include <optional>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <thread>
 
@@ -110,12 +111,14 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
               const std::atomic<int>& open_total, const cs::Log& log) {
     std::atomic<bool> loop_failed{false};
     std::vector<std::thread> workers;
-    for (auto& loop : loops) {
-        workers.emplace_back([&loop_failed, &loop] {
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+        workers.emplace_back([&loop_failed, &loop = loops[i]] {
             if (loop->run()) return;
             loop_failed = true;
             ::kill(::getpid(), SIGTERM);  // wakes main(), which stops the other loops
         });
+        std::string name = fmt::format("epoll-loop-{}", i);  // shown by ps -L, top -H, gdb
+        ::pthread_setname_np(workers.back().native_handle(), name.c_str());
     }
     cs::announce_listening(loops.front()->listener());  // the readiness signal: only once every loop runs
     int signal_number = stop.wait();
