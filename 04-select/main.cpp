@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 using Status = cs::EchoConnection::Status;
 
 constexpr std::uint16_t kDefaultPort = 9004;
-constexpr std::size_t kReadBudget = 64 * 1024;  // per client per wake-up: a fast sender cannot hog the loop
+constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per client per wake-up: a fast sender cannot hog the loop
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 class SelectServer {
@@ -137,7 +137,7 @@ private:
     const cs::Log& log_;
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     Clock::time_point accept_paused_until_{};
-    std::vector<std::byte> scratch_ = std::vector<std::byte>(64 * 1024);  // one read buffer for every client
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer for every client
 };
 
 }  // namespace

@@ -24,7 +24,7 @@ struct LoopOptions {
 class EventLoop {
 public:
     static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
-    static constexpr std::size_t kReadBudget = 64 * 1024;  // per connection per turn: the fairness budget
+    static constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per connection per turn: the fairness budget
     static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
     // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
@@ -65,7 +65,7 @@ private:
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
     Clock::time_point accept_resume_at_{};
-    std::vector<std::byte> scratch_ = std::vector<std::byte>(64 * 1024);  // one read buffer per loop
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer per loop
 };
 
 }  // namespace epoll_lesson

@@ -7,7 +7,8 @@
 //
 // For each server and idle count: start the server (--quiet --port 0, as the tests do), open the
 // idle connections and echo one byte on each (so the server really holds them), read its RSS,
-// then time `--rounds` echoes of a 64-byte line on one more connection. Bounded: every read has
+// then time `--rounds` echoes of a 64-byte line on one more connection (back to back, or with
+// `--pause-us` between them so each request finds the server asleep in select/epoll_wait). Bounded: every read has
 // a deadline, and the server is killed at the end of each row.
 #include "common/net.hpp"
 #include "tests/support/client.hpp"
@@ -22,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/resource.h>
+#include <thread>
 
 namespace {
 
@@ -50,7 +52,7 @@ bool raise_own_nofile(rlim_t needed) {
     return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
-Row measure(const std::string& binary, int idle, int rounds) {
+Row measure(const std::string& binary, int idle, int rounds, std::chrono::microseconds pause) {
     cs::test::ServerProcess server = cs::test::ServerProcess::start(
         {.binary = binary, .args = {"--quiet", "--max-conns", std::to_string(idle + 16)}});
     Row row{.server = std::filesystem::path(binary).filename().string(), .idle = idle};
@@ -70,6 +72,7 @@ Row measure(const std::string& binary, int idle, int rounds) {
     const std::string line = std::string(63, 'x') + "\n";
     for (int i = 0; i < 200; ++i) busy.expect_echo(line, 2s);  // warm-up: caches, TCP state
     for (int i = 0; i < rounds; ++i) {
+        if (pause.count() > 0) std::this_thread::sleep_for(pause);  // let the server go back to sleep first
         auto start = std::chrono::steady_clock::now();
         busy.expect_echo(line, 2s);
         row.round_trips_us.push_back(
@@ -86,9 +89,13 @@ int main(int argc, char** argv) {
     std::vector<std::string> servers;
     std::vector<int> idle_counts;
     int rounds = 5000;
+    int pause_us = 0;
     app.add_option("--server", servers, "Server binary (repeat for several)")->required();
     app.add_option("--idle", idle_counts, "Idle connections (repeat for several)")->required();
     app.add_option("--rounds", rounds, "Timed echoes of a 64-byte line")->check(CLI::Range(1, 1000000))->capture_default_str();
+    app.add_option("--pause-us", pause_us, "Pause before each timed echo, so each request finds the server asleep")
+        ->check(CLI::Range(0, 1'000'000))
+        ->capture_default_str();
     CLI11_PARSE(app, argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
 
@@ -102,7 +109,7 @@ int main(int argc, char** argv) {
     for (const std::string& server : servers) {
         for (int idle : idle_counts) {
             try {
-                Row row = measure(server, idle, rounds);
+                Row row = measure(server, idle, rounds, std::chrono::microseconds(pause_us));
                 double per_idle = idle > 0 ? static_cast<double>(row.rss_idle_kib - row.rss_empty_kib) * 1024 / idle : 0;
                 fmt::print("{:<12} {:>6} {:>10} {:>10} {:>12.0f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f}\n", row.server,
                            idle, row.rss_empty_kib, row.rss_idle_kib, per_idle, percentile(row.round_trips_us, 0.5),
