@@ -23,7 +23,7 @@ using Clock = std::chrono::steady_clock;
 using Status = cs::EchoConnection::Status;
 
 constexpr std::uint16_t kDefaultPort = 9004;
-constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per client per wake-up: a fast sender cannot hog the loop
+constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per client per wake-up: no sender hogs the loop
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
 class SelectServer {

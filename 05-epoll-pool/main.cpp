@@ -137,7 +137,10 @@ int main(int argc, char** argv) {
     cli.add_max_conns(10'000);
     epoll_lesson::LoopOptions loop_options;
     int threads = 1;
-    cli.app().add_option("--threads", threads, "Event loops, one per thread")->check(CLI::Range(1, 64))->capture_default_str();
+    cli.app()
+        .add_option("--threads", threads, "Event loops, one per thread, each with its own epoll and listener")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
     cli.app().add_flag("--edge", loop_options.edge, "Edge-triggered epoll (EPOLLET) instead of level-triggered");
     cli.app()
         .add_option("--out-cap", loop_options.out_cap, "Pending echo bytes per client before we stop reading from it")

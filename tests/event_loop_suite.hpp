@@ -143,7 +143,9 @@ TEST_P(EventLoop, OneByteDribbleAndAFastClientAreBothServed) {
     });
     Client fast = Client::connect(server.port());
     std::chrono::milliseconds slowest{0};
-    for (int i = 0; i < 50; ++i) slowest = std::max(slowest, event_loop::echo_time(fast, pattern_bytes(4096, i) + "\n"));
+    for (int i = 0; i < 50; ++i) {
+        slowest = std::max(slowest, event_loop::echo_time(fast, pattern_bytes(4096, i) + "\n"));
+    }
     dribbler.join();
     EXPECT_LT(slowest, 100ms) << "the fast client waited behind the dribbling one";
     EXPECT_EQ(dribble.read_exact(line.size()), line);

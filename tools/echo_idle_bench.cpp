@@ -92,7 +92,9 @@ int main(int argc, char** argv) {
     int pause_us = 0;
     app.add_option("--server", servers, "Server binary (repeat for several)")->required();
     app.add_option("--idle", idle_counts, "Idle connections (repeat for several)")->required();
-    app.add_option("--rounds", rounds, "Timed echoes of a 64-byte line")->check(CLI::Range(1, 1000000))->capture_default_str();
+    app.add_option("--rounds", rounds, "Timed echoes of a 64-byte line")
+        ->check(CLI::Range(1, 1'000'000))
+        ->capture_default_str();
     app.add_option("--pause-us", pause_us, "Pause before each timed echo, so each request finds the server asleep")
         ->check(CLI::Range(0, 1'000'000))
         ->capture_default_str();
@@ -110,7 +112,8 @@ int main(int argc, char** argv) {
         for (int idle : idle_counts) {
             try {
                 Row row = measure(server, idle, rounds, std::chrono::microseconds(pause_us));
-                double per_idle = idle > 0 ? static_cast<double>(row.rss_idle_kib - row.rss_empty_kib) * 1024 / idle : 0;
+                long grown_kib = row.rss_idle_kib - row.rss_empty_kib;
+                double per_idle = idle > 0 ? static_cast<double>(grown_kib) * 1024 / idle : 0;
                 fmt::print("{:<12} {:>6} {:>10} {:>10} {:>12.0f} {:>8.1f} {:>8.1f} {:>8.1f} {:>8.1f}\n", row.server,
                            idle, row.rss_empty_kib, row.rss_idle_kib, per_idle, percentile(row.round_trips_us, 0.5),
                            percentile(row.round_trips_us, 0.9), percentile(row.round_trips_us, 0.99),
