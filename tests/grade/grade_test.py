@@ -102,6 +102,13 @@ class Graded:
         passed = self.results["extra_data"]["passed"]
         check(self.exit_code == (0 if passed else 1), f"exit {self.exit_code}, but passed={passed}")
 
+    def check_explanations(self, rubric) -> None:
+        """A failure whose depends_on test failed too points there, not at its own pitfall."""
+        lost = self.failed_items(rubric)
+        for item, test in zip(rubric.items, self.results["tests"]):
+            if item.name in lost and item.depends_on in lost and not test["output"].startswith("not run"):
+                check(test["output"].startswith("first fix"), f"{item.name}: {test['output'][:120]}")
+
 
 # ---- the cases ------------------------------------------------------------------------------
 
@@ -154,6 +161,7 @@ def starter_scores_low_but_not_zero(ctx: Context, lesson: str) -> None:
     starter = ctx.server(rubric_data(lesson)["reference"] + "-starter")
     graded = ctx.grade("--lesson", lesson, "--server", str(starter))
     graded.check_reports()
+    graded.check_explanations(grade.load_rubric(RUBRICS / f"{lesson}.toml"))
     extra = graded.results["extra_data"]
     check(0 < extra["percent"] < extra["pass_percent"],
           f"an untouched starter should score above 0 and below the pass mark, got {extra['percent']}%\n"
@@ -170,6 +178,7 @@ def broken_server_loses_exactly_its_points(ctx: Context, name: str, entry: dict)
     rubric = grade.load_rubric(RUBRICS / f"{entry['rubric']}.toml")
     unknown = set(entry["fail"]) - {item.name for item in rubric.items}
     check(not unknown, f"expected.toml [{name}] names tests the {entry['rubric']} rubric does not have: {unknown}")
+    graded.check_explanations(rubric)
     lost, expected = graded.failed_items(rubric), set(entry["fail"])
     check(lost == expected,
           f"{server.name} against {entry['rubric']}:\n  should fail but passed: {sorted(expected - lost)}\n"
