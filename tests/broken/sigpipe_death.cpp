@@ -1,8 +1,11 @@
 // tests/broken/sigpipe_death.cpp — BROKEN ON PURPOSE: a grader fixture, not a lesson.
 // The 01-iterative server, correct in every way but one: it leaves SIGPIPE at its default
-// action. When a client closes without reading its echo, the next write() raises SIGPIPE, and
-// the default action of SIGPIPE kills the whole server, not just that connection.
-// The one bug: death by SIGPIPE. Must be caught by Conformance.SurvivesClientThatClosesWithoutReading.
+// action. A write() to a connection whose reset was already reported raises SIGPIPE, and its
+// default action kills the whole server, not just that connection.
+// The one bug: death by SIGPIPE. Must be caught by Conformance.ServesNextClientAfterClientReset
+// (read() reports the reset, then the partial line is written back). Not by
+// SurvivesClientThatClosesWithoutReading: there the first failing write() reports ECONNRESET,
+// which raises no signal (see tests/broken/expected.toml).
 #include "tests/broken/fixture.hpp"
 
 #include "common/echo.hpp"
