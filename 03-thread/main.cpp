@@ -134,6 +134,6 @@ int main(int argc, char** argv) {
     serve_forever(listener, connections, log);
     listener.reset();             // refuse new clients while the threads wind up
     connections.shutdown_all();   // every blocked read() returns EOF, every blocked write() fails
-    log.info("stop signal received; joined {} threads", connections.join_all());
+    log.info("stop signal received; joined {} threads still serving clients", connections.join_all());
     return cs::kExitOk;
 }
