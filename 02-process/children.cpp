@@ -113,7 +113,11 @@ void Children::end_all(const cs::Log& log) {
     for (Slot& slot : slots_) {
         // A child runs with SIGTERM at its default action: it dies at once, and the kernel
         // closes its connection. An echo has no half-done work worth a grace period.
-        if (slot.pid != 0 && !slot.reaped) ::kill(slot.pid, SIGTERM);
+        // SIGCONT too: a stopped child (kill -STOP) would keep the SIGTERM pending forever.
+        if (slot.pid != 0 && !slot.reaped) {
+            ::kill(slot.pid, SIGTERM);
+            ::kill(slot.pid, SIGCONT);
+        }
     }
     for (Slot& slot : slots_) {
         if (slot.pid == 0 || slot.reaped) continue;

@@ -170,5 +170,22 @@ TEST(Process, SigtermWithTwentyConnectedClientsEndsEveryChild) {
     for (Client& client : clients) EXPECT_TRUE(client.readable_within(1s)) << "the client never saw its connection end";
 }
 
+TEST(Process, SigtermEndsAStoppedChildToo) {
+    ServerProcess server = start_server(process_server());
+    Client client = Client::connect(server.port());
+    client.expect_echo("about to be stopped\n");
+    std::vector<ProcessInfo> children = children_of(server.pid());
+    ASSERT_EQ(children.size(), 1u);
+    ::kill(children[0].pid, SIGSTOP);  // a SIGTERM to a stopped process stays pending until SIGCONT
+    ASSERT_TRUE(eventually([&] {
+        auto now = children_of(server.pid());
+        return !now.empty() && now[0].state == 'T';
+    }));
+    server.signal(SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << "still running 2 s after SIGTERM, waiting for a stopped child";
+    EXPECT_EQ(status->code, 0) << status->describe();
+}
+
 }  // namespace
 }  // namespace cs::test
