@@ -24,7 +24,7 @@ namespace echo_thread {
 struct Connection {
     explicit Connection(cs::Fd s) : socket(std::move(s)) {}
     cs::Fd socket;       // closed by its worker when the echo ends (finish())
-    bool done = false;   // the worker returned from its work: join() will not block
+    bool done = false;   // the worker has taken the mutex for the last time: join() returns at once
     std::jthread worker; // declared last, so it is destroyed, i.e. joined, first
 };
 
