@@ -21,13 +21,6 @@ ServerSpec thread_server() {
 
 INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, testing::Values(thread_server()), spec_name);
 
-void echo_and_close(std::uint16_t port, const std::string& message) {
-    Client client = Client::connect(port);
-    client.send(message);
-    client.shutdown_write();
-    EXPECT_EQ(client.read_to_eof(), message);
-}
-
 TEST(Thread, FiftyClientsHeldAtOnceAreFiftyExtraThreads) {
     ServerProcess server = start_server(thread_server(), {"--quiet"});
     echo_and_close(server.port(), "warm-up\n");
@@ -67,24 +60,11 @@ TEST(Thread, ThreadCountReturnsToBaselineAfterTwoHundredConnections) {
 }
 
 TEST(Thread, PartialLineClientDoesNotDelayAnotherClientByMoreThan100ms) {
-    ServerProcess server = start_server(thread_server(), {"--quiet"});
-    Client silent = Client::connect(server.port());
-    silent.send("a partial line, then silence");
-    Client other = Client::connect(server.port());
-    EXPECT_LE(worst_echo_latency(other, 20), 100ms);
-    silent.shutdown_write();
-    EXPECT_EQ(silent.read_to_eof(), "a partial line, then silence");
+    expect_silent_partial_line_delays_no_one(thread_server());
 }
 
 TEST(Thread, NonReadingClientSendingSixtyFourMiBBlocksOnlyItsOwnThread) {
-    ServerProcess server = start_server(thread_server(), {"--quiet"});
-    NonReader hog(server.port(), 64 << 20);
-    ASSERT_TRUE(hog.stalled_within(10s)) << "the non-reading client never filled the buffers";
-    EXPECT_LT(hog.sent(), hog.total()) << "its thread should be blocked in write()";
-    Client other = Client::connect(server.port());
-    EXPECT_LE(worst_echo_latency(other, 20), 100ms);
-    Client newcomer = Client::connect(server.port());
-    newcomer.expect_echo("and a new client too\n", 1s);
+    expect_non_reader_blocks_only_itself(thread_server());
 }
 
 TEST(Thread, LogsPidAndTheWorkerThreadId) {
@@ -102,19 +82,7 @@ TEST(Thread, LogsPidAndTheWorkerThreadId) {
 }
 
 TEST(Thread, OverTheCapANewClientIsClosedAndTheServerGoesOn) {
-    ServerProcess server = start_server(thread_server(), {"--max-conns", "2"});
-    Client first = Client::connect(server.port());
-    first.expect_echo("one\n");
-    Client second = Client::connect(server.port());
-    second.expect_echo("two\n");
-    Client third = Client::connect(server.port());
-    EXPECT_EQ(third.read_to_eof(2s), "") << "over the cap the server closes the new connection";
-    EXPECT_TRUE(server.wait_for_stderr("--max-conns", 1s)) << server.stderr_text();
-    first.shutdown_write();
-    EXPECT_EQ(first.read_to_eof(), "") << "the first thread should close after its client's EOF";
-    Client fourth = Client::connect(server.port());
-    fourth.expect_echo("room again\n");
-    second.expect_echo("still served\n");
+    expect_cap_closes_only_the_extra_client(thread_server());
 }
 
 TEST(Thread, SmallerStackOptionStillServesAndBadSizeIsAUsageError) {
@@ -137,7 +105,7 @@ TEST(Thread, SigtermWithTwentyConnectedClientsJoinsEveryThread) {
     auto status = server.wait_exit(2s);
     ASSERT_TRUE(status.has_value()) << "still running 2 s after SIGTERM";
     EXPECT_EQ(status->code, 0) << status->describe() << "\n" << server.stderr_text();
-    EXPECT_NE(server.stderr_text().find("joined 20 threads"), std::string::npos) << server.stderr_text();
+    EXPECT_TRUE(server.wait_for_stderr("joined 20 threads", 1s)) << server.stderr_text();
     for (Client& client : clients) EXPECT_EQ(client.read_to_eof(1s), "") << "each client sees its connection end";
 }
 
