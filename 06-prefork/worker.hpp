@@ -1,0 +1,37 @@
+// 06-prefork/worker.hpp — one worker process: an epoll loop over the listener, its channel to the
+// master, and its connections (the byte rules are common/echo_conn.hpp's, as in 04 and 05).
+//
+// Graceful stop (kStop from the master, or the master gone): stop watching the listener, accept
+// what is already queued for us, close the listener; then close every connection that is idle —
+// nothing left to echo and silent for kIdleAfter — and give the busy ones until the grace
+// deadline, as nginx closes idle keep-alive connections at once and lets requests in flight end.
+#pragma once
+
+#include "accept_lock.hpp"
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "share.hpp"
+
+namespace prefork {
+
+struct WorkerSetup {
+    int slot = 0;
+    Share share = Share::kInherit;
+    LockMode lock_mode = LockMode::kExclusive;
+    cs::Fd channel;               // this worker's end
+    cs::Fd port_socket;           // inherit, pass: the listener itself; reuseport: the master's bound socket
+    AcceptLock* lock = nullptr;   // mutex mode only
+};
+
+// Runs until stopped; returns the process exit code.
+int run_worker(WorkerSetup setup, const cs::Log& log);
+
+// A pass-mode worker started by exec(): waits for its slot and listening socket on the channel,
+// then runs. Returns the exit code.
+int run_exec_worker(int channel_fd, LockMode lock_mode, const cs::Log& log);
+
+// Signal dispositions for a fresh child of the master: default actions, nothing blocked,
+// SIGPIPE ignored, and the keyboard's signals (SIGINT, SIGHUP, ...) left to the master.
+void reset_signals_for_worker();
+
+}  // namespace prefork
