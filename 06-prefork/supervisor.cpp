@@ -34,7 +34,9 @@ std::string describe(int status) {
 }
 // [/slide]
 
-[[noreturn]] void exec_self(std::vector<std::string> argv, const cs::Log& log) {
+}  // namespace
+
+void exec_self(std::vector<std::string> argv, const cs::Log& log) {
     std::vector<char*> pointers;
     for (auto& arg : argv) pointers.push_back(arg.data());
     pointers.push_back(nullptr);
@@ -45,8 +47,6 @@ std::string describe(int status) {
     log.info("execvp({}) failed: {}", argv[0], cs::errno_text());
     ::_exit(127);
 }
-
-}  // namespace
 
 Master::Master(MasterOptions options, cs::Fd port_socket, std::optional<AcceptLock> lock, cs::Fd ready_fd,
                const cs::Log& log)
@@ -234,60 +234,6 @@ void Master::reload() {
     log_.info("master: reload: starting {} new workers", options_.workers);
     for (int slot = 0; slot < options_.workers; ++slot) spawn(slot);
 }
-
-// [slide:upgrade]
-void Master::upgrade() {
-    if (stopping_ || upgrade_) {
-        log_.info("master: SIGUSR2 ignored: {}", stopping_ ? "stopping" : "an upgrade is in progress");
-        return;
-    }
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC | O_NONBLOCK) < 0) {
-        log_.info("master: pipe2() failed: {}", cs::errno_text());
-        return;
-    }
-    cs::Fd read_end{ends[0]}, write_end{ends[1]};
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        log_.info("master: fork() failed: {}", cs::errno_text());
-        return;
-    }
-    if (pid == 0) exec_new_master(write_end.get());  // never returns
-    upgrade_ = Upgrade{pid, std::move(read_end)};
-    log_.info("master: upgrade: started a new master (pid {}); waiting until it is ready", pid);
-}
-
-void Master::exec_new_master(int ready_fd) {
-    struct sigaction defaults {};
-    defaults.sa_handler = SIG_DFL;
-    for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2}) ::sigaction(sig, &defaults, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // a blocked mask survives exec(): clear it
-    // The socket goes to descriptor 3, the ready pipe to 4. Either may sit on the other's target
-    // number right now, so first lift both above the range, then place them.
-    int port = ::fcntl(port_socket_.get(), F_DUPFD_CLOEXEC, 10);
-    int ready = ::fcntl(ready_fd, F_DUPFD_CLOEXEC, 10);
-    if (port < 0 || ready < 0 || !place_fd_for_exec(port, 3) || !place_fd_for_exec(ready, 4)) ::_exit(127);
-    // The systemd socket-activation convention: descriptors from 3 on, LISTEN_PID names their owner.
-    ::setenv("LISTEN_FDS", "1", 1);
-    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
-    ::setenv(kReadyFdVariable, "4", 1);
-    exec_self(options_.argv, log_);
-}
-
-void Master::read_upgrade_pipe() {
-    char byte;
-    ssize_t n = ::read(upgrade_->ready_pipe.get(), &byte, 1);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    upgrade_->ready_pipe.reset();  // one byte, or EOF: either way this pipe has said all it will
-    if (n == 1) {
-        upgrade_->ready = true;
-        log_.info("master: upgrade: new master {} is ready; stopping my workers gracefully", upgrade_->pid);
-        stop();
-    }
-}
-// [/slide]
 
 void Master::request_stats() {
     for (auto& worker : workers_) {

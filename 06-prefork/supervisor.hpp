@@ -27,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 inline constexpr const char* kReadyFdVariable = "ECHO_PREFORK_READY_FD";
 inline constexpr int kWorkerChannelFd = 3;  // where a pass-mode worker finds its channel after exec()
 
+// execvp() of our own command line; never returns (exit 127 when the exec fails).
+[[noreturn]] void exec_self(std::vector<std::string> argv, const cs::Log& log);
+
 struct MasterOptions {
     int workers = 1;
     Share share = Share::kInherit;
