@@ -69,8 +69,10 @@ sigset_t install_master_signals() {
 int run_master(prefork::Master& master, const sigset_t& while_asleep) {
     master.start();
     for (;;) {
-        if (take(got_child)) master.reap_children();
+        // Stop before reaping: after a SIGTERM to the whole group, the workers' exits are then
+        // expected ones, not deaths to replace.
         if (take(got_stop)) master.stop();
+        if (take(got_child)) master.reap_children();
         if (take(got_reload)) master.reload();
         if (take(got_stats)) master.request_stats();
         if (take(got_upgrade)) master.upgrade();
@@ -134,7 +136,8 @@ int main(int argc, char** argv) {
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     cs::Log log("06-prefork");
     log.set_quiet(cli.options().quiet);
-    if (options.worker_channel >= 0) return prefork::run_exec_worker(options.worker_channel, options.lock_mode, log);
+    auto grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000));
+    if (options.worker_channel >= 0) return prefork::run_exec_worker(options.worker_channel, options.lock_mode, grace, log);
 
     if (options.share == prefork::Share::kReusePort && options.lock_mode == prefork::LockMode::kMutex) {
         log.info("master: --accept-lock mutex is pointless with --share reuseport (one queue per worker); using none");
@@ -159,7 +162,7 @@ int main(int argc, char** argv) {
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
     prefork::MasterOptions master_options{
         .workers = options.workers, .share = options.share, .lock_mode = options.lock_mode,
-        .grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000)),
+        .grace = grace,
         .argv = std::vector<std::string>(argv, argv + argc)};
     prefork::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(), log);
     return run_master(master, while_asleep);

@@ -106,7 +106,7 @@ void Master::become_worker(int slot, Channel channel) {
     ready_fd_.reset();
     if (options_.share == Share::kPass) exec_worker(channel.worker_end);
     WorkerSetup setup{.slot = slot, .share = options_.share, .lock_mode = options_.lock_mode,
-                      .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
+                      .grace = options_.grace, .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
                       .lock = lock_ ? &*lock_ : nullptr};
     std::exit(run_worker(std::move(setup), log_));
 }
@@ -150,7 +150,9 @@ void Master::on_worker_exit(Worker worker, int status) {
         if (stopping_) final_rows_.push_back({worker.slot, worker.pid, worker.counters});
         return;
     }
-    log_.info("master: worker {} (pid {}) died: {}", worker.slot, worker.pid, describe(status));
+    bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;  // e.g. a SIGTERM sent to this worker alone
+    log_.info("master: worker {} (pid {}) {}: {}", worker.slot, worker.pid, clean ? "exited on its own" : "died",
+              describe(status));
     if (stopping_ || worker.generation != generation_) return;  // newer workers already took over
     early_deaths_ = worker.ready ? 0 : early_deaths_ + 1;
     if (early_deaths_ >= kMaxEarlyDeaths) {

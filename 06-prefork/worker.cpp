@@ -32,6 +32,12 @@ constexpr auto kOrphanGrace = 1s;               // the master died: this long fo
 constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
 constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
 
+// SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
+// stop gracefully like on the master's kStop. The handler only sets the flag.
+volatile std::sig_atomic_t got_term = 0;
+
+void on_term(int) { got_term = 1; }
+
 struct Connection {
     Connection(cs::Fd socket, std::string peer_text) : echo(std::move(socket)), peer(std::move(peer_text)) {}
     cs::EchoConnection echo;
@@ -265,17 +271,25 @@ int Worker::run() {
     }
     control(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
     report(Command::kReady);  // the listener exists: connections queue from now on, so count us in
+    sigset_t while_waiting;  // our mask minus SIGTERM: the only place a SIGTERM is delivered
+    ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
+    sigdelset(&while_waiting, SIGTERM);
     std::array<epoll_event, kMaxEvents> events;
     while (!stopping_ || !connections_.empty()) {
+        if (got_term) {  // safe to read and clear: SIGTERM is blocked outside epoll_pwait()
+            got_term = 0;
+            log_.info("worker {}: SIGTERM", setup_.slot);
+            begin_stop(setup_.grace);
+        }
         Clock::time_point now = Clock::now();
         if (paused_until_ && now >= *paused_until_) paused_until_.reset();
         if (!stopping_ && !paused_until_) {
             if (setup_.lock) take_accept_lock();  // mutex mode watches the listener only while holding the lock
             else watch_listener(true);
         }
-        int ready = ::epoll_wait(epoll_.get(), events.data(), kMaxEvents, wait_ms(now));
+        int ready = ::epoll_pwait(epoll_.get(), events.data(), kMaxEvents, wait_ms(now), &while_waiting);
         if (ready < 0 && errno != EINTR) {
-            log_.info("worker {}: epoll_wait() failed: {}", setup_.slot, cs::errno_text());
+            log_.info("worker {}: epoll_pwait() failed: {}", setup_.slot, cs::errno_text());
             return 1;
         }
         for (int i = 0; i < ready; ++i) {
@@ -303,14 +317,17 @@ void reset_signals_for_worker() {
     struct sigaction action {};
     sigemptyset(&action.sa_mask);
     action.sa_handler = SIG_DFL;  // the master's handlers set the master's flags: not ours
-    for (int sig : {SIGTERM, SIGCHLD}) ::sigaction(sig, &action, nullptr);
+    ::sigaction(SIGCHLD, &action, nullptr);
+    action.sa_handler = on_term;
+    ::sigaction(SIGTERM, &action, nullptr);
     // Ctrl-C in a terminal signals the whole foreground process group. The master decides what a
     // stop or a reload means and tells the workers over their channels; the workers ignore these.
     action.sa_handler = SIG_IGN;
     for (int sig : {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) ::sigaction(sig, &action, nullptr);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);  // fork() copied the master's mask; exec() keeps it too
+    sigset_t only_term;  // fork() copied the master's mask (exec() would keep it too): replace it
+    sigemptyset(&only_term);
+    sigaddset(&only_term, SIGTERM);
+    ::sigprocmask(SIG_SETMASK, &only_term, nullptr);
 }
 
 int run_worker(WorkerSetup setup, const cs::Log& log) {
@@ -329,9 +346,9 @@ int run_worker(WorkerSetup setup, const cs::Log& log) {
 }
 
 // [slide:receive-fd]
-int run_exec_worker(int channel_fd, LockMode lock_mode, const cs::Log& log) {
+int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::milliseconds grace, const cs::Log& log) {
     reset_signals_for_worker();
-    WorkerSetup setup{.share = Share::kPass, .lock_mode = lock_mode, .channel = cs::Fd{channel_fd}};
+    WorkerSetup setup{.share = Share::kPass, .lock_mode = lock_mode, .grace = grace, .channel = cs::Fd{channel_fd}};
     Message message;
     std::vector<cs::Fd> fds;
     // Blocking: nothing to serve before the master's first message arrives with the socket.

@@ -454,6 +454,42 @@ TEST(Prefork, GracePeriodBoundsAClientThatStopsReading) {
         << server.stderr_text();
 }
 
+TEST(Prefork, SigtermToTheWholeProcessGroupStillStopsGracefully) {
+    // systemd (KillMode=control-group), `timeout` and `kill -TERM -<pgid>` signal every process.
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    Client client = Client::connect(server.port());
+    client.expect_echo("everyone gets SIGTERM\n");
+    ::kill(-server.pid(), SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << server.stderr_text();
+    EXPECT_EQ(status->code, 0) << status->describe();
+    for (pid_t worker : workers) {
+        EXPECT_NE(server.stderr_text().find(fmt::format("(pid {}) exited: exit 0", worker)), std::string::npos)
+            << "worker " << worker << " should stop gracefully, not die of the signal\n" << server.stderr_text();
+    }
+    EXPECT_EQ(server.stderr_text().find("started worker 0", server.stderr_text().find("stopping")), std::string::npos)
+        << "no replacement may start during the stop";
+    std::vector<Row> rows = last_table(server.stderr_text(), server.pid());
+    EXPECT_EQ(rows.size(), 2u) << "both workers report their counters on the way out";
+    EXPECT_EQ(total_accepted(rows), 1u);
+}
+
+TEST(Prefork, SigtermToOneWorkerReplacesItGracefully) {
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    ::kill(workers[0], SIGTERM);
+    EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) exited on its own: exit 0", workers[0]), 2s))
+        << server.stderr_text();
+    std::vector<pid_t> now;
+    EXPECT_TRUE(eventually([&] {
+        now = workers_of(server.pid());
+        return now.size() == 2 && std::count(now.begin(), now.end(), workers[0]) == 0;
+    }, 1s)) << server.stderr_text();
+}
+
 // ---- reload and upgrade under load ----------------------------------------------------------
 
 class PreforkReload : public testing::TestWithParam<std::string> {};
