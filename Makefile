@@ -13,7 +13,7 @@ LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
 lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo run asan tsan clean help
+.PHONY: all deps configure build test demo run asan tsan slides clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
 	@echo "make asan | make tsan          the test suite under ASan+UBSan / TSan"
+	@echo "make slides                    build every deck (HTML, PDF) into build/slides/"
 	@echo "make PRESET=debug test         any preset: default, debug, asan, tsan, fortify"
 
 deps:
@@ -49,6 +50,10 @@ asan:
 
 tsan:
 	@$(MAKE) --no-print-directory PRESET=tsan test
+
+slides:
+	@scripts/install-deps --slides
+	@scripts/slides
 
 clean:
 	rm -rf build build-*

@@ -24,7 +24,7 @@ namespace cs {
 
 class EchoConnection {
 public:
-    static constexpr std::size_t kDefaultOutCap = 256 * 1024;
+    static constexpr std::size_t kDefaultOutCap = std::size_t{256} * 1024;
 
     enum class Status {
         kOpen,      // keep watching it

@@ -15,13 +15,13 @@ struct Crowd {
     tcp::endpoint server;
     asio::steady_timer release;  // cancelled when every client is done: the held ones then close
     CrowdResult result;
-    bool released = false;       // cancel() wakes only waits already pending: later ones must not start
 
     void finish_one() {
         if (result.echoed + result.failed < result.clients) return;
         if (options.while_all_held) options.while_all_held();
-        released = true;
-        release.cancel();
+        // Not cancel(): it wakes only the waits already pending, and the client finishing last
+        // starts its wait after this. An expired timer completes that wait (and any later) at once.
+        release.expires_at(asio::steady_timer::time_point::min());
     }
 
     void fail(const std::string& why) {
@@ -50,7 +50,7 @@ asio::awaitable<void> one_client(Crowd& crowd, int index) {
     }
     ++crowd.result.echoed;
     crowd.finish_one();
-    if (crowd.options.hold_until_all_done && !crowd.released) {  // the last client released the others
+    if (crowd.options.hold_until_all_done) {
         boost::system::error_code ignored;  // operation_aborted is the wake-up we want
         co_await crowd.release.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
     }
