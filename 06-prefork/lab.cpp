@@ -283,9 +283,7 @@ void stalled_worker(const Settings& settings) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
     Settings settings;
     settings.server = (std::filesystem::path(argv[0]).parent_path() / "echo-prefork").string();
     CLI::App app("prefork-lab: measures spread, herd and reloads of echo-prefork", "prefork-lab");
@@ -298,14 +296,20 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
     std::signal(SIGPIPE, SIG_IGN);
     fmt::print("prefork-lab: {} on {} CPUs\n", settings.server, std::thread::hardware_concurrency());
+    spread(settings);
+    herd(settings);
+    reload(settings);
+    stalled_worker(settings);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
     try {
-        spread(settings);
-        herd(settings);
-        reload(settings);
-        stalled_worker(settings);
+        return run(argc, argv);
     } catch (const std::exception& error) {
         fmt::print(stderr, "prefork-lab: {}\n", error.what());
         return 1;
     }
-    return 0;
 }

@@ -3,21 +3,21 @@
 //   SO_REUSEPORT, or one passed over a socketpair (SCM_RIGHTS) — and a master that supervises them.
 // Known limit: a connection stays with the worker that accepted it, however busy that worker gets;
 //   the README's tables show how evenly (or not) each mode spreads them. Last lesson of the course.
-// Run: build/bin/echo-prefork --workers 4   Watch: ps -o pid,ppid,comm -g <master pid>; kill -USR1 <master pid>
+// Run: build/bin/echo-prefork --workers 4   Watch: ps -o pid,ppid,comm --ppid <master>; kill -USR1 <master>
 #include "accept_lock.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "options.hpp"
 #include "share.hpp"
 #include "supervisor.hpp"
 #include "worker.hpp"
 
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
-#include <map>
 #include <poll.h>
-#include <thread>
 
 namespace {
 
@@ -87,35 +87,6 @@ int run_master(prefork::Master& master, const sigset_t& while_asleep) {
 }
 // [/slide]
 
-struct Options {
-    int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    prefork::Share share = prefork::Share::kInherit;
-    prefork::LockMode lock_mode = prefork::LockMode::kExclusive;
-    double grace_seconds = 5;
-    int worker_channel = -1;  // set only in a pass-mode worker exec'd by the master
-};
-
-void add_options(cs::CommandLine& cli, Options& options) {
-    using prefork::LockMode, prefork::Share;
-    CLI::App& app = cli.app();
-    app.add_option("--workers", options.workers, "Worker processes (default: the number of CPUs)")
-        ->check(CLI::Range(1, 256))->capture_default_str();
-    app.add_option("--share", options.share, "How workers share the port: inherit, reuseport or pass")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, Share>{{"inherit", Share::kInherit}, {"reuseport", Share::kReusePort},
-                                         {"pass", Share::kPass}}))
-        ->option_text("inherit|reuseport|pass (default: inherit)");
-    app.add_option("--accept-lock", options.lock_mode, "Who wakes for a new connection: none, exclusive or mutex")
-        ->transform(CLI::CheckedTransformer(
-            std::map<std::string, LockMode>{{"none", LockMode::kNone}, {"exclusive", LockMode::kExclusive},
-                                            {"mutex", LockMode::kMutex}}))
-        ->option_text("none|exclusive|mutex (default: exclusive)");
-    app.add_option("--grace", options.grace_seconds, "On SIGTERM/SIGINT/SIGHUP, seconds open connections may finish")
-        ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
-    app.add_option("--worker-channel", options.worker_channel, "(internal: pass-mode worker)")
-        ->group("");  // hidden from --help: only the master passes it, to the workers it exec()s
-}
-
 // The new master of a SIGUSR2 upgrade tells the old one on this pipe when it is ready.
 cs::Fd take_ready_fd() {
     const char* value = std::getenv(prefork::kReadyFdVariable);
@@ -126,13 +97,11 @@ cs::Fd take_ready_fd() {
     return fd;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int serve(int argc, char** argv) {
     cs::CommandLine cli("echo-prefork", "Echo server: a master and pre-forked workers sharing one port (lesson 06).",
                         kDefaultPort);
-    Options options;
-    add_options(cli, options);
+    prefork::Options options;
+    prefork::add_options(cli, options);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     cs::Log log("06-prefork");
     log.set_quiet(cli.options().quiet);
@@ -166,4 +135,15 @@ int main(int argc, char** argv) {
         .argv = std::vector<std::string>(argv, argv + argc)};
     prefork::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(), log);
     return run_master(master, while_asleep);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return serve(argc, argv);
+    } catch (const std::exception& error) {  // out of memory, or a bug: one line, not a terminate()
+        std::fprintf(stderr, "echo-prefork: %s\n", error.what());
+        return cs::kExitStartup;
+    }
 }

@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 
 constexpr int kMaxEvents = 64;
 constexpr int kAcceptBatch = 16;                // accepts per wake-up: a burst in one go, but no hoarding
-constexpr std::size_t kReadBudget = 256 * 1024;  // per connection per wake-up: no client starves the rest
+constexpr std::size_t kReadBudget = 256UL * 1024;  // per connection per wake-up: no client starves the rest
 constexpr auto kLockRetry = 100ms;              // mutex mode, lock not held: try again this often (nginx: 500 ms)
 constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing to echo and silent this long = idle
 constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
@@ -77,7 +77,7 @@ private:
     std::optional<Clock::time_point> paused_until_;  // accept() is resting after EMFILE
     bool stopping_ = false;
     Clock::time_point deadline_;
-    std::array<std::byte, 64 * 1024> scratch_{};  // one read buffer for all connections
+    std::array<std::byte, 64UL * 1024> scratch_{};  // one read buffer for all connections
 };
 
 void Worker::control(int op, int fd, std::uint32_t events) {
