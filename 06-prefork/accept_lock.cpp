@@ -31,18 +31,19 @@ const char* lock_mode_name(LockMode mode) {
     return "?";
 }
 
-// [slide:robust-mutex]
 AcceptLock AcceptLock::create() {
     cs::Fd memory{::memfd_create("echo-prefork-accept-lock", MFD_CLOEXEC)};
     if (!memory) fail("memfd_create()", errno);
     if (::ftruncate(memory.get(), sizeof(pthread_mutex_t)) < 0) fail("ftruncate()", errno);
     pthread_mutex_t* mutex = map_mutex(memory.get());
+    // [slide:robust-mutex]
     pthread_mutexattr_t attributes;
     ::pthread_mutexattr_init(&attributes);
     ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);  // lives in shared memory
     ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);     // survives its holder's death
     int error = ::pthread_mutex_init(mutex, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
+    // [/slide]
     if (error != 0) {
         ::munmap(mutex, sizeof *mutex);
         fail("pthread_mutex_init()", error);
@@ -50,6 +51,7 @@ AcceptLock AcceptLock::create() {
     return AcceptLock(std::move(memory), mutex);
 }
 
+// [slide:owner-died]
 AcceptLock::Try AcceptLock::try_lock() noexcept {
     int error = ::pthread_mutex_trylock(mutex_);
     if (error == 0) return Try::kAcquired;

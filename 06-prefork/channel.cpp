@@ -24,13 +24,13 @@ Channel make_channel() {
     return {cs::Fd{ends[0]}, cs::Fd{ends[1]}};
 }
 
-// [slide:send-fd]
 bool send_message(int fd, const Message& message, std::span<const int> fds) {
     iovec data{const_cast<Message*>(&message), sizeof message};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
     msghdr header{};
     header.msg_iov = &data;
     header.msg_iovlen = 1;
+    // [slide:send-fd]
     if (!fds.empty() && fds.size() <= kMaxFds) {
         // The kernel installs a new descriptor in the receiver that refers to the same open file
         // description: the same socket, the same inode, as if it had been inherited by fork().
@@ -42,6 +42,7 @@ bool send_message(int fd, const Message& message, std::span<const int> fds) {
         rights->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
         std::memcpy(CMSG_DATA(rights), fds.data(), sizeof(int) * fds.size());
     }
+    // [/slide]
     for (;;) {
         // MSG_NOSIGNAL: a worker that just died must not take the master with it (SIGPIPE).
         ssize_t n = ::sendmsg(fd, &header, MSG_NOSIGNAL);
@@ -52,7 +53,6 @@ bool send_message(int fd, const Message& message, std::span<const int> fds) {
         return false;
     }
 }
-// [/slide]
 
 int receive_message(int fd, Message& message, std::vector<cs::Fd>* fds) {
     iovec data{&message, sizeof message};

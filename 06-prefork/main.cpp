@@ -48,6 +48,7 @@ bool take(volatile std::sig_atomic_t& flag) {
     flag = 0;
     return was_set;
 }
+// [/slide]
 
 sigset_t install_master_signals() {
     sigset_t ours;
@@ -66,6 +67,7 @@ sigset_t install_master_signals() {
     return while_asleep;  // the mask for ppoll(): ours unblocked, whatever else was blocked stays so
 }
 
+// [slide:master-loop]
 int run_master(prefork::Master& master, const sigset_t& while_asleep) {
     master.start();
     for (;;) {

@@ -62,7 +62,6 @@ void Master::start() {
     for (int slot = 0; slot < options_.workers; ++slot) spawn(slot);
 }
 
-// [slide:spawn]
 void Master::spawn(int slot) {
     Channel channel;
     try {
@@ -72,6 +71,7 @@ void Master::spawn(int slot) {
         ++early_deaths_;
         return;
     }
+    // [slide:spawn]
     pid_t pid = ::fork();
     if (pid < 0) {
         log_.info("master: fork() failed: {}", cs::errno_text());
@@ -92,9 +92,11 @@ void Master::spawn(int slot) {
         }
     }
     workers_.push_back({.pid = pid, .slot = slot, .generation = generation_, .channel = std::move(channel.master_end)});
+    // [/slide]
     log_.info("master: started worker {} (pid {})", slot, pid);
 }
 
+// [slide:become-worker]
 void Master::become_worker(int slot, Channel channel) {
     reset_signals_for_worker();
     // This child is a copy of the master, holding the master's end of its own channel and of every
@@ -142,7 +144,9 @@ void Master::reap_children() {
         on_worker_exit(std::move(worker), status);
     }
 }
+// [/slide]
 
+// [slide:replace]
 void Master::on_worker_exit(Worker worker, int status) {
     read_channel(worker);  // its last words (the final counters) may still wait in the channel
     if (worker.stopping) {

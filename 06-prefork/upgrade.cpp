@@ -41,7 +41,9 @@ void Master::upgrade() {
     upgrade_ = Upgrade{pid, std::move(read_end)};
     log_.info("master: upgrade: started a new master (pid {}); waiting until it is ready", pid);
 }
+// [/slide]
 
+// [slide:exec-new-master]
 void Master::exec_new_master(int ready_fd) {
     struct sigaction defaults {};
     defaults.sa_handler = SIG_DFL;
@@ -60,6 +62,7 @@ void Master::exec_new_master(int ready_fd) {
     ::setenv(kReadyFdVariable, "4", 1);
     exec_self(options_.argv, log_);
 }
+// [/slide]
 
 void Master::read_upgrade_pipe() {
     char byte;
@@ -72,6 +75,5 @@ void Master::read_upgrade_pipe() {
         stop();
     }
 }
-// [/slide]
 
 }  // namespace prefork

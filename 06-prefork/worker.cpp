@@ -61,6 +61,7 @@ private:
     void on_connection(int fd, std::uint32_t events);
     void close_connection(int fd, const char* reason = nullptr);
     void on_channel();
+    void dispatch(const epoll_event& event);
     void report(Command command);
     void begin_stop(Clock::duration grace);
     void close_idle_connections(Clock::time_point now);
@@ -237,7 +238,9 @@ void Worker::begin_stop(Clock::duration grace) {
     log_.info("worker {}: stopping; {} connection(s) open", setup_.slot, connections_.size());
     close_idle_connections(now);
 }
+// [/slide]
 
+// [slide:idle-rule]
 void Worker::close_idle_connections(Clock::time_point now) {
     if (now >= deadline_ && !connections_.empty()) {
         log_.info("worker {}: grace period over; closing {} connection(s)", setup_.slot, connections_.size());
@@ -262,7 +265,17 @@ int Worker::wait_ms(Clock::time_point now) const {
     return static_cast<int>(std::clamp<long>(ms, 0, 60'000));
 }
 
-// [slide:worker-loop]
+void Worker::dispatch(const epoll_event& event) {
+    int fd = event.data.fd;
+    if (listener_ && fd == listener_.get()) {
+        if (watching_listener_) accept_some(/*drain=*/false);  // not if a stop came earlier in this batch
+    } else if (setup_.channel && fd == setup_.channel.get()) {
+        on_channel();
+    } else {
+        on_connection(fd, event.events);
+    }
+}
+
 int Worker::run() {
     epoll_ = cs::Fd{::epoll_create1(EPOLL_CLOEXEC)};
     if (!epoll_ || !cs::set_nonblocking(setup_.channel.get())) {
@@ -275,6 +288,7 @@ int Worker::run() {
     ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
     sigdelset(&while_waiting, SIGTERM);
     std::array<epoll_event, kMaxEvents> events;
+    // [slide:worker-loop]
     while (!stopping_ || !connections_.empty()) {
         if (got_term) {  // safe to read and clear: SIGTERM is blocked outside epoll_pwait()
             got_term = 0;
@@ -292,24 +306,15 @@ int Worker::run() {
             log_.info("worker {}: epoll_pwait() failed: {}", setup_.slot, cs::errno_text());
             return 1;
         }
-        for (int i = 0; i < ready; ++i) {
-            int fd = events[i].data.fd;
-            if (listener_ && fd == listener_.get()) {
-                if (watching_listener_) accept_some(/*drain=*/false);  // not if a stop came earlier in this batch
-            } else if (setup_.channel && fd == setup_.channel.get()) {
-                on_channel();
-            } else {
-                on_connection(fd, events[i].events);
-            }
-        }
+        for (int i = 0; i < ready; ++i) dispatch(events[i]);
         if (setup_.lock) release_accept_lock();  // accepted what woke us: let another worker have a turn
         if (stopping_) close_idle_connections(Clock::now());
     }
+    // [/slide]
     report(Command::kStats);  // the last words: the master prints them in its exit table
     log_.info("worker {}: exiting", setup_.slot);
     return 0;
 }
-// [/slide]
 
 }  // namespace
 
