@@ -13,7 +13,7 @@ LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
 lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo run asan tsan slides clean help
+.PHONY: all deps configure build test demo run grade asan tsan slides clean help
 
 all: build
 
@@ -21,6 +21,7 @@ help:
 	@echo "make demo                      build and run every lesson under the same load (one table)"
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
+	@echo "make grade LESSON=01-iterative SERVER=path/to/binary   grade a binary (default: the reference)"
 	@echo "make asan | make tsan          the test suite under ASan+UBSan / TSan"
 	@echo "make slides                    build every deck (HTML, PDF) into build/slides/"
 	@echo "make PRESET=debug test         any preset: default, debug, asan, tsan, fortify"
@@ -44,6 +45,10 @@ run: build
 	@test -n "$(call lesson_binary,$(LESSON))" || { echo "unknown LESSON=$(LESSON); one of: $(foreach l,$(LESSON_BINARIES),$(firstword $(subst :, ,$(l))))"; exit 2; }
 	@test -x $(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) || { echo "$(LESSON) is not built yet"; exit 2; }
 	$(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) $(ARGS)
+
+# SERVER defaults to the lesson's reference binary.
+grade: build
+	@scripts/grade --lesson $(LESSON) $(if $(SERVER),--server $(SERVER))
 
 asan:
 	@$(MAKE) --no-print-directory PRESET=asan test

@@ -20,10 +20,10 @@
 namespace cs::test {
 namespace {
 
-// Waits (bounded) until no process is left in the server's process group.
+// Waits (bounded) until no process of the server's process group is still running.
 bool group_gone_within(pid_t group, std::chrono::milliseconds timeout) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (::kill(-group, 0) == 0) {
+    while (live_processes_in_group(group) > 0) {
         if (std::chrono::steady_clock::now() >= deadline) return false;
         std::this_thread::sleep_for(10ms);
     }

@@ -94,6 +94,22 @@ int live_children(pid_t pid) {
     return static_cast<int>(std::count_if(children.begin(), children.end(), [](auto& c) { return c.state != 'Z'; }));
 }
 
+int live_processes_in_group(pid_t pgid) {
+    int live = 0;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator("/proc", error)) {
+        const std::string name = entry.path().filename().string();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit)) continue;
+        ProcessInfo info;
+        std::vector<std::string> rest;  // after state and ppid: pgrp ...
+        if (read_stat(static_cast<pid_t>(std::stol(name)), info, &rest) && !rest.empty() &&
+            std::stol(rest[0]) == pgid && info.state != 'Z') {
+            ++live;
+        }
+    }
+    return live;
+}
+
 int tree_open_fd_count(pid_t pid) {
     int total = std::max(0, open_fd_count(pid));
     for (pid_t child : descendants_of(pid)) total += std::max(0, open_fd_count(child));

@@ -22,6 +22,9 @@ std::vector<pid_t> descendants_of(pid_t pid);     // children, grandchildren, ..
 int zombie_children(pid_t pid);
 int live_children(pid_t pid);             // children not in state Z
 
+// Processes of process group `pgid` that are still running (zombies are dead: not counted).
+int live_processes_in_group(pid_t pgid);
+
 // Sums over the process and all its descendants (prefork: master and workers).
 int tree_open_fd_count(pid_t pid);
 

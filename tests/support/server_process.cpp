@@ -222,6 +222,9 @@ ServerProcess::~ServerProcess() {
     }
     ::kill(-pid_, SIGKILL);  // the whole group: the server and every child it forked
     if (!exit_) ::waitpid(pid_, nullptr, 0);
+    // Reap the group's orphans that were re-parented to us (the test binary is a subreaper).
+    siginfo_t info{};
+    while (::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED) == 0 || errno == EINTR) {}
 }
 
 std::string ServerProcess::stdout_text() const { return out_->text(); }

@@ -1,0 +1,152 @@
+// 02-process/main.cpp — echo server, one forked child process per connection.
+// New here: fork() after accept(), who closes which descriptor, and reaping children (children.cpp).
+// Known limit: a fork per connection costs time and a process per client costs memory; 06-prefork
+//   forks a few workers once, and 04/05 serve every client from one process.
+// Run: build/bin/echo-process            Watch: ps -o pid,ppid,stat,cmd --ppid $(pgrep -n echo-process)
+//   (try --no-reap: every client that leaves stays behind as a zombie, stat Z)
+#include "02-process/children.hpp"
+#include "common/cli.hpp"
+#include "common/echo.hpp"
+#include "common/fd.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr std::uint16_t kDefaultPort = 9002;
+constexpr int kDefaultMaxConns = 1024;
+
+// SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
+// async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
+// signal arriving just before accept() is entered would leave us asleep. The children get the
+// default action back (run_child): SIGTERM simply ends a child.
+volatile std::sig_atomic_t stop_requested = 0;
+std::atomic<int> listen_fd{-1};  // lock-free atomics are safe to read in a signal handler
+
+void on_stop_signal(int) {
+    int saved_errno = errno;  // the interrupted code may be about to read errno
+    stop_requested = 1;
+    ::shutdown(listen_fd.load(), SHUT_RDWR);
+    errno = saved_errno;
+}
+
+void install_signal_handlers() {
+    struct sigaction action {};
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;  // no SA_RESTART: let the signal interrupt accept() as well
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
+    // A client that closes without reading makes our next write() raise SIGPIPE, whose default
+    // action kills the whole server. Ignored, the write() fails with EPIPE for that client only.
+    // (An ignored signal stays ignored in a forked child: the children are protected too.)
+    ::signal(SIGPIPE, SIG_IGN);
+}
+
+// [slide:serve-client]
+void serve_client(const cs::Fd& conn, const cs::Log& log) {
+    std::string peer = cs::peer_endpoint(conn.get());
+    log.conn("{} connected (fd {})", peer, conn.get());
+    cs::EchoResult result = cs::echo_until_eof(conn.get());
+    if (result.error != 0) {
+        log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
+                 cs::errno_text(result.error), conn.get(), peer, result.bytes);
+    } else {
+        log.conn("{} closed (fd {}, {} bytes echoed)", peer, conn.get(), result.bytes);
+    }
+}
+
+// [slide:child]
+[[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, const cs::Log& log, const sigset_t& mask) {
+    listener.reset();  // the child never accepts: new clients are the parent's business
+    echo_process::restore_signals_in_child(mask);
+    serve_client(conn, log);
+    // _exit, not exit or return: nothing of the parent's (atexit handlers, the copied stdio
+    // buffers, destructors of main's objects) may run a second time in the child.
+    ::_exit(0);
+}
+// [/slide]
+
+// [slide:fork]
+void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children, const cs::Log& log) {
+    std::string peer = cs::peer_endpoint(conn.get());
+    echo_process::SignalBlock block;  // no reaping until the new child is in the table
+    pid_t pid = ::fork();
+    if (pid == 0) run_child(listener, conn, log, block.previous());
+    if (pid < 0) {
+        log.info("fork() failed: {}; closing fd {} ({})", cs::errno_text(), conn.get(), peer);
+        return;
+    }
+    children.add(pid);
+    log.conn("{}: forked child {} (fd {})", peer, pid, conn.get());
+}   // the parent closes its copy of connfd here. The socket stays open: the child holds the other
+    // reference. Forget this close and the client never sees EOF when the child exits.
+// [/slide]
+
+// [slide:accept-loop]
+void serve_forever(cs::Fd& listener, echo_process::Children& children, int max_conns, const cs::Log& log) {
+    while (!stop_requested) {
+        int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
+        children.report_reaped(log);  // log what the SIGCHLD handler reaped meanwhile; frees their slots
+        if (connfd < 0) {
+            if (stop_requested) break;
+            // EINTR is routine here: every child that ends interrupts accept() with SIGCHLD.
+            if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
+            log.info("accept() failed: {}", cs::errno_text());
+            // Out of descriptors or memory: accept() would fail again at once. Pause instead of
+            // spinning at 100% CPU; the queued clients wait in the backlog meanwhile.
+            ::usleep(100'000);
+            continue;
+        }
+        cs::Fd conn{connfd};
+        if (stop_requested) break;  // conn's destructor closes connfd
+        if (children.full()) {  // over the cap: close this one at once, and go on serving the others
+            log.conn("{}: {} children already (--max-conns); closing fd {}", cs::peer_endpoint(connfd),
+                     max_conns, connfd);
+            continue;
+        }
+        spawn_child(listener, std::move(conn), children, log);
+    }
+}
+// [/slide]
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).",
+                        kDefaultPort);
+    cli.add_max_conns(kDefaultMaxConns);
+    bool no_reap = false;
+    cli.app().add_flag("--no-reap", no_reap, "Experiment: never reap children, so each one that ends stays a zombie");
+    if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
+    const cs::ServerOptions& options = cli.options();
+    cs::Log log("02-process");
+    log.set_quiet(options.quiet);
+
+    cs::Fd listener;
+    try {
+        listener = cs::listen_tcp({.host = options.host, .port = options.port});
+    } catch (const std::system_error& error) {
+        cli.report_listen_error(error);
+        return cs::kExitStartup;
+    }
+    listen_fd = listener.get();
+    install_signal_handlers();
+    echo_process::Children children(options.max_conns);
+    if (!no_reap) children.install_reaper();
+    cs::announce_listening(listener);
+    log.info("listening on {}, one child process per client (at most {}){}", cs::local_endpoint(listener.get()),
+             options.max_conns, no_reap ? "; --no-reap: children that end stay zombies" : "");
+
+    serve_forever(listener, children, options.max_conns, log);
+    listener.reset();  // refuse new clients while the children end
+    log.info("stop signal received; ending children");
+    children.end_all(log);
+    return cs::kExitOk;
+}

@@ -1,0 +1,83 @@
+// 03-thread/connections.cpp — a thread per connection, and every thread joined.
+#include "03-thread/connections.hpp"
+
+#include "common/net.hpp"
+
+#include <iterator>
+#include <sys/socket.h>
+#include <system_error>
+
+namespace echo_thread {
+
+// [slide:start-thread]
+bool Connections::start(cs::Fd socket, Work work, const cs::Log& log) {
+    std::lock_guard lock(mutex_);
+    if (list_.size() >= max_conns_) {  // over the cap: close this one at once, and go on serving the others
+        log.conn("{}: {} connections already (--max-conns); closing fd {}", cs::peer_endpoint(socket.get()),
+                 max_conns_, socket.get());
+        return false;
+    }
+    Connection& connection = list_.emplace_back(std::move(socket));
+    try {
+        // The thread captures a reference to its own list node: that address stays valid until
+        // the thread is joined. (Passing &connfd of the accept loop is the classic race: the next
+        // accept() overwrites connfd before the new thread has read it.)
+        connection.worker = std::jthread([this, &connection, work = std::move(work)] {
+            work(connection.socket);
+            finish(connection);
+        });
+    } catch (const std::system_error& error) {  // EAGAIN: no memory for another stack, or a thread limit
+        log.info("pthread_create() failed: {}; closing fd {}", error.code().message(), connection.socket.get());
+        list_.pop_back();
+        return false;
+    }
+    return true;
+}
+// [/slide]
+
+void Connections::finish(Connection& connection) {
+    std::lock_guard lock(mutex_);
+    connection.socket.reset();  // the client gets its FIN now, not when this thread is joined
+    connection.done = true;
+}
+
+// [slide:join-finished]
+// Why join and not detach(): a detached thread cannot be waited for, so on SIGTERM main() could
+// return, and the process run its exit code, while a worker still uses the log or its socket.
+// A thread that ended but was not joined keeps its stack until join(): the thread version of a
+// zombie. The accept loop calls this each time it wakes, as 02's loop reports reaped children.
+void Connections::join_finished() {
+    std::list<Connection> finished;
+    {
+        std::lock_guard lock(mutex_);
+        for (auto it = list_.begin(); it != list_.end();) {
+            auto next = std::next(it);
+            if (it->done) finished.splice(finished.end(), list_, it);
+            it = next;
+        }
+    }
+}   // destroying `finished` joins each thread (std::jthread's destructor), without the mutex held:
+    // a done worker has taken the mutex for the last time, so none of these joins waits long.
+// [/slide]
+
+// [slide:shutdown-all]
+void Connections::shutdown_all() {
+    std::lock_guard lock(mutex_);
+    for (Connection& connection : list_) {
+        // shutdown(), not close(): the worker still owns the descriptor and may be blocked on it.
+        // Its read() now returns 0 (EOF) and its write() fails (EPIPE): it ends the normal way.
+        if (connection.socket) ::shutdown(connection.socket.get(), SHUT_RDWR);
+    }
+}
+// [/slide]
+
+std::size_t Connections::join_all() {
+    std::list<Connection> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(list_);  // nodes keep their addresses: workers still finish() on them
+    }
+    return all.size();
+}   // every worker is joined here, before main() can return
+
+}  // namespace echo_thread

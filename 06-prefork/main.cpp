@@ -1,0 +1,151 @@
+// 06-prefork/main.cpp — echo server run by a master and N pre-forked, event-driven workers.
+// New here: many processes serving one port — a socket inherited across fork(), N sockets with
+//   SO_REUSEPORT, or one passed over a socketpair (SCM_RIGHTS) — and a master that supervises them.
+// Known limit: a connection stays with the worker that accepted it, however busy that worker gets;
+//   the README's tables show how evenly (or not) each mode spreads them. Last lesson of the course.
+// Run: build/bin/echo-prefork --workers 4   Watch: ps -o pid,ppid,comm --ppid <master>; kill -USR1 <master>
+#include "accept_lock.hpp"
+#include "common/cli.hpp"
+#include "common/log.hpp"
+#include "common/net.hpp"
+#include "options.hpp"
+#include "share.hpp"
+#include "supervisor.hpp"
+#include "worker.hpp"
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <poll.h>
+
+namespace {
+
+using prefork::Clock;
+
+constexpr std::uint16_t kDefaultPort = 9006;
+
+// [slide:signal-flags]
+// The handlers only set flags. All six signals stay blocked except inside ppoll(), which unblocks
+// them atomically while the master sleeps: a signal that arrives while the master is busy waits,
+// pending, and wakes the very next ppoll(). (Test a flag, then sleep, and a signal arriving in
+// between would be slept through: that race is why ppoll() and sigsuspend() exist.)
+volatile std::sig_atomic_t got_child = 0, got_stop = 0, got_reload = 0, got_stats = 0, got_upgrade = 0;
+
+void on_signal(int sig) {
+    switch (sig) {
+        case SIGCHLD: got_child = 1; break;
+        case SIGTERM: case SIGINT: got_stop = 1; break;
+        case SIGHUP: got_reload = 1; break;
+        case SIGUSR1: got_stats = 1; break;
+        case SIGUSR2: got_upgrade = 1; break;
+    }
+}
+
+// Reading and clearing a flag is race-free here: signals are blocked outside ppoll().
+bool take(volatile std::sig_atomic_t& flag) {
+    bool was_set = flag != 0;
+    flag = 0;
+    return was_set;
+}
+// [/slide]
+
+sigset_t install_master_signals() {
+    sigset_t ours;
+    sigemptyset(&ours);
+    struct sigaction action {};
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) {
+        sigaddset(&ours, sig);
+        ::sigaction(sig, &action, nullptr);
+    }
+    ::signal(SIGPIPE, SIG_IGN);  // a client or worker that vanished costs an EPIPE, not the master
+    sigset_t while_asleep;
+    ::sigprocmask(SIG_BLOCK, &ours, &while_asleep);
+    for (int sig : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2}) sigdelset(&while_asleep, sig);
+    return while_asleep;  // the mask for ppoll(): ours unblocked, whatever else was blocked stays so
+}
+
+// [slide:master-loop]
+int run_master(prefork::Master& master, const sigset_t& while_asleep) {
+    master.start();
+    for (;;) {
+        // Stop before reaping: after a SIGTERM to the whole group, the workers' exits are then
+        // expected ones, not deaths to replace.
+        if (take(got_stop)) master.stop();
+        if (take(got_child)) master.reap_children();
+        if (take(got_reload)) master.reload();
+        if (take(got_stats)) master.request_stats();
+        if (take(got_upgrade)) master.upgrade();
+        master.on_time(Clock::now());
+        if (master.finished()) return master.finish();
+        std::vector<pollfd> fds = master.poll_set();
+        int timeout = master.timeout_ms(Clock::now());
+        timespec wait{timeout / 1000, (timeout % 1000) * 1'000'000L};
+        // The one place signals are delivered: -1/EINTR after a handler ran, > 0 when a channel speaks.
+        if (::ppoll(fds.data(), fds.size(), timeout < 0 ? nullptr : &wait, &while_asleep) > 0) master.on_readable();
+    }
+}
+// [/slide]
+
+// The new master of a SIGUSR2 upgrade tells the old one on this pipe when it is ready.
+cs::Fd take_ready_fd() {
+    const char* value = std::getenv(prefork::kReadyFdVariable);
+    if (value == nullptr) return {};
+    cs::Fd fd{std::atoi(value)};
+    ::unsetenv(prefork::kReadyFdVariable);
+    ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
+    return fd;
+}
+
+int serve(int argc, char** argv) {
+    cs::CommandLine cli("echo-prefork", "Echo server: a master and pre-forked workers sharing one port (lesson 06).",
+                        kDefaultPort);
+    prefork::Options options;
+    prefork::add_options(cli, options);
+    if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
+    cs::Log log("06-prefork");
+    log.set_quiet(cli.options().quiet);
+    auto grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000));
+    if (options.worker_channel >= 0) return prefork::run_exec_worker(options.worker_channel, options.lock_mode, grace, log);
+
+    if (options.share == prefork::Share::kReusePort && options.lock_mode == prefork::LockMode::kMutex) {
+        log.info("master: --accept-lock mutex is pointless with --share reuseport (one queue per worker); using none");
+        options.lock_mode = prefork::LockMode::kNone;
+    }
+    cs::Fd port_socket;
+    try {
+        port_socket = prefork::take_inherited_socket(options.share);  // systemd, or the master we upgrade
+        if (port_socket) log.info("master: took over {} from LISTEN_FDS", cs::local_endpoint(port_socket.get()));
+        else port_socket = prefork::open_port_socket(options.share, cli.options().host, cli.options().port);
+    } catch (const std::system_error& error) {
+        cli.report_listen_error(error);
+        return cs::kExitStartup;
+    }
+    std::optional<prefork::AcceptLock> lock;
+    try {
+        if (options.lock_mode == prefork::LockMode::kMutex) lock.emplace(prefork::AcceptLock::create());
+    } catch (const std::system_error& error) {
+        log.info("master: cannot create the accept lock: {}: {}", error.what(), error.code().message());
+        return cs::kExitStartup;
+    }
+    sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
+    prefork::MasterOptions master_options{
+        .workers = options.workers, .share = options.share, .lock_mode = options.lock_mode,
+        .grace = grace,
+        .argv = std::vector<std::string>(argv, argv + argc)};
+    prefork::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(), log);
+    return run_master(master, while_asleep);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return serve(argc, argv);
+    } catch (const std::exception& error) {  // out of memory, or a bug: one line, not a terminate()
+        std::fprintf(stderr, "echo-prefork: %s\n", error.what());
+        return cs::kExitStartup;
+    }
+}

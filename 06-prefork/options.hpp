@@ -1,0 +1,21 @@
+// 06-prefork/options.hpp — the lesson's command-line options, on top of the contract's.
+#pragma once
+
+#include "accept_lock.hpp"
+#include "common/cli.hpp"
+#include "share.hpp"
+
+namespace prefork {
+
+struct Options {
+    int workers = 1;  // add_options() sets the default: the number of CPUs
+    Share share = Share::kInherit;
+    LockMode lock_mode = LockMode::kExclusive;
+    double grace_seconds = 5;
+    int worker_channel = -1;  // set only in a pass-mode worker exec'd by the master
+};
+
+// --workers, --share, --accept-lock, --grace, and the hidden --worker-channel.
+void add_options(cs::CommandLine& cli, Options& options);
+
+}  // namespace prefork

@@ -1,0 +1,375 @@
+// 06-prefork/worker.cpp — the worker's event loop: accept (with or without a lock), echo, stop.
+#include "worker.hpp"
+
+#include "channel.hpp"
+#include "common/echo_conn.hpp"
+#include "common/net.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <optional>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unordered_map>
+
+namespace prefork {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+constexpr int kMaxEvents = 64;
+constexpr int kAcceptBatch = 16;                // accepts per wake-up: a burst in one go, but no hoarding
+constexpr std::size_t kReadBudget = 256UL * 1024;  // per connection per wake-up: no client starves the rest
+constexpr auto kLockRetry = 100ms;              // mutex mode, lock not held: try again this often (nginx: 500 ms)
+constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing to echo and silent this long = idle
+constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
+constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
+constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
+
+// SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
+// stop gracefully like on the master's kStop. The handler only sets the flag.
+volatile std::sig_atomic_t got_term = 0;
+
+void on_term(int) { got_term = 1; }
+
+struct Connection {
+    Connection(cs::Fd socket, std::string peer_text) : echo(std::move(socket)), peer(std::move(peer_text)) {}
+    cs::EchoConnection echo;
+    std::string peer;
+    Clock::time_point last_active = Clock::now();
+    std::uint32_t interest = EPOLLIN;  // what epoll watches for this fd right now
+};
+
+class Worker {
+public:
+    Worker(WorkerSetup setup, cs::Fd listener, const cs::Log& log)
+        : setup_(std::move(setup)), listener_(std::move(listener)), log_(log) {}
+    int run();
+
+private:
+    void control(int op, int fd, std::uint32_t events);
+    void watch_listener(bool on);
+    void take_accept_lock();
+    void release_accept_lock();
+    void accept_some(bool drain);
+    void on_connection(int fd, std::uint32_t events);
+    void close_connection(int fd, const char* reason = nullptr);
+    void on_channel();
+    void dispatch(const epoll_event& event);
+    void report(Command command);
+    void begin_stop(Clock::duration grace);
+    void close_idle_connections(Clock::time_point now);
+    int wait_ms(Clock::time_point now) const;
+
+    WorkerSetup setup_;
+    cs::Fd listener_;
+    const cs::Log& log_;
+    cs::Fd epoll_;
+    std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+    Counters counters_;
+    bool watching_listener_ = false;
+    bool holds_lock_ = false;
+    std::optional<Clock::time_point> paused_until_;  // accept() is resting after EMFILE
+    bool stopping_ = false;
+    Clock::time_point deadline_;
+    std::array<std::byte, 64UL * 1024> scratch_{};  // one read buffer for all connections
+};
+
+void Worker::control(int op, int fd, std::uint32_t events) {
+    epoll_event event{};
+    event.events = events;
+    event.data.fd = fd;
+    if (::epoll_ctl(epoll_.get(), op, fd, &event) < 0) {
+        log_.info("worker {}: epoll_ctl() failed for fd {}: {}", setup_.slot, fd, cs::errno_text());
+    }
+}
+
+// [slide:watch-listener]
+void Worker::watch_listener(bool on) {
+    if (on == watching_listener_ || !listener_) return;
+    std::uint32_t events = EPOLLIN;
+    // EPOLLEXCLUSIVE (Linux 4.5): of all the epoll instances that watch this socket with the flag,
+    // the kernel wakes one that is waiting, not all of them. It is only allowed with EPOLL_CTL_ADD.
+    if (setup_.lock_mode == LockMode::kExclusive) events |= EPOLLEXCLUSIVE;
+    control(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listener_.get(), events);
+    watching_listener_ = on;
+}
+// [/slide]
+
+// [slide:accept-mutex]
+void Worker::take_accept_lock() {
+    if (holds_lock_) return;
+    switch (setup_.lock->try_lock()) {
+        case AcceptLock::Try::kRecovered:
+            log_.info("worker {}: took over the accept lock from a worker that died holding it", setup_.slot);
+            [[fallthrough]];
+        case AcceptLock::Try::kAcquired: holds_lock_ = true; break;
+        case AcceptLock::Try::kBusy: ++counters_.lock_busy; break;
+    }
+    // Only the holder watches the listener, so only the holder wakes for a new connection. It
+    // keeps the lock while it sleeps and gives it back after each round of events.
+    watch_listener(holds_lock_);
+}
+// [/slide]
+
+void Worker::release_accept_lock() {
+    if (!holds_lock_) return;
+    setup_.lock->unlock();
+    holds_lock_ = false;  // the listener stays watched until the next take_accept_lock() decides
+}
+
+// [slide:accept]
+void Worker::accept_some(bool drain) {
+    for (int i = 0; i < kAcceptBatch; ++i) {
+        sockaddr_storage peer{};
+        socklen_t length = sizeof peer;
+        int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                if (i == 0 && !drain) ++counters_.empty_wakeups;  // woken, but another worker was faster
+                return;
+            }
+            if (errno == EINTR || errno == ECONNABORTED) continue;  // a client that left before we got to it
+            log_.info("worker {}: accept() failed: {}; pausing accepts", setup_.slot, cs::errno_text());
+            // EMFILE and friends: the queued connection stays queued, so a level-triggered listener
+            // would wake us again at once. Stop watching it for a moment instead of spinning.
+            watch_listener(false);
+            paused_until_ = Clock::now() + kAcceptPause;
+            return;
+        }
+        ++counters_.accepted;
+        auto connection = std::make_unique<Connection>(
+            cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
+        log_.conn("worker {}: {} connected (fd {})", setup_.slot, connection->peer, fd);
+        control(EPOLL_CTL_ADD, fd, EPOLLIN);
+        connections_.emplace(fd, std::move(connection));
+    }
+}
+// [/slide]
+
+void Worker::on_connection(int fd, std::uint32_t events) {
+    auto found = connections_.find(fd);
+    if (found == connections_.end()) return;
+    Connection& c = *found->second;
+    using Status = cs::EchoConnection::Status;
+    std::uint64_t moved_before = c.echo.bytes_echoed() + c.echo.pending_bytes();
+    std::uint64_t sent_before = c.echo.bytes_echoed();
+    Status status = Status::kOpen;
+    // Errors and hang-ups come without being asked for; letting the write or read side meet them
+    // turns them into a normal kFailed/kFinished instead of an event that repeats forever.
+    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) status = c.echo.on_writable();
+    if (status == Status::kOpen && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c.echo.wants_read()) {
+        status = c.echo.on_readable(scratch_, kReadBudget).status;
+    }
+    if (c.echo.bytes_echoed() + c.echo.pending_bytes() != moved_before || c.echo.bytes_echoed() != sent_before) {
+        c.last_active = Clock::now();
+    }
+    if (status != Status::kOpen) {
+        close_connection(fd);
+        return;
+    }
+    // Level-triggered: read interest off while the echo is over its cap, write interest only
+    // while output is pending. When interest returns, bytes already waiting raise EPOLLIN again.
+    std::uint32_t interest = (c.echo.wants_read() ? EPOLLIN : 0u) | (c.echo.wants_write() ? EPOLLOUT : 0u);
+    if (interest != c.interest) {
+        control(EPOLL_CTL_MOD, fd, interest);
+        c.interest = interest;
+    }
+}
+
+void Worker::close_connection(int fd, const char* reason) {
+    auto found = connections_.find(fd);
+    if (found == connections_.end()) return;
+    const Connection& c = *found->second;
+    if (c.echo.error() != 0) {
+        log_.conn("worker {}: {}() failed: {}; closing fd {} ({}, {} bytes echoed)", setup_.slot,
+                  c.echo.failed_call(), cs::errno_text(c.echo.error()), fd, c.peer, c.echo.bytes_echoed());
+    } else {
+        log_.conn("worker {}: {} closed{}{} (fd {}, {} bytes echoed)", setup_.slot, c.peer, reason ? " " : "",
+                  reason ? reason : "", fd, c.echo.bytes_echoed());
+    }
+    connections_.erase(found);  // ~EchoConnection closes the socket, which also leaves the epoll set
+}
+
+void Worker::report(Command command) {
+    Message message{.command = command, .slot = setup_.slot};
+    message.counters = counters_;
+    message.counters.open = connections_.size();
+    if (setup_.channel) send_message(setup_.channel.get(), message);  // a dead master reads nothing anyway
+}
+
+void Worker::on_channel() {
+    Message message;
+    for (;;) {
+        int got = receive_message(setup_.channel.get(), message);
+        if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (got <= 0) {
+            // EOF: the master is gone (killed, crashed). Nobody would restart us or collect our
+            // counters; finish briefly and exit rather than serve on unsupervised (nginx's workers do).
+            log_.info("worker {}: lost the master (channel {}); stopping", setup_.slot,
+                      got == 0 ? "EOF" : cs::errno_text().c_str());
+            setup_.channel.reset();  // closing it also removes it from the epoll set
+            begin_stop(kOrphanGrace);
+            return;
+        }
+        if (message.command == Command::kStop) begin_stop(std::chrono::milliseconds(message.grace_ms));
+        if (message.command == Command::kStatsRequest) report(Command::kStats);
+    }
+}
+
+// [slide:graceful-stop]
+void Worker::begin_stop(Clock::duration grace) {
+    Clock::time_point now = Clock::now();
+    deadline_ = stopping_ ? std::min(deadline_, now + grace) : now + grace;  // a second stop may shorten it
+    if (stopping_) return;
+    stopping_ = true;
+    watch_listener(false);  // first stop watching: from now on, new connections wake other workers
+    release_accept_lock();
+    if (listener_) {
+        accept_some(/*drain=*/true);  // a connection the kernel woke us for must not sit unnoticed
+        listener_.reset();            // reuseport: this resets what was still queued on our own socket
+    }
+    log_.info("worker {}: stopping; {} connection(s) open", setup_.slot, connections_.size());
+    close_idle_connections(now);
+}
+// [/slide]
+
+// [slide:idle-rule]
+void Worker::close_idle_connections(Clock::time_point now) {
+    if (now >= deadline_ && !connections_.empty()) {
+        log_.info("worker {}: grace period over; closing {} connection(s)", setup_.slot, connections_.size());
+    }
+    std::vector<int> closing;
+    for (const auto& [fd, c] : connections_) {
+        bool idle = c->echo.pending_bytes() == 0 && now - c->last_active >= kIdleAfter;
+        if (idle || now >= deadline_) closing.push_back(fd);
+    }
+    for (int fd : closing) close_connection(fd, now >= deadline_ ? "at the end of the grace period" : "while idle, to stop");
+}
+// [/slide]
+
+int Worker::wait_ms(Clock::time_point now) const {
+    std::optional<Clock::time_point> wake;
+    auto earliest = [&](Clock::time_point t) { wake = wake ? std::min(*wake, t) : t; };
+    if (stopping_) earliest(std::min(deadline_, now + kStopTick));
+    if (!stopping_ && setup_.lock && !holds_lock_) earliest(now + kLockRetry);
+    if (paused_until_) earliest(*paused_until_);
+    if (!wake) return -1;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - now).count();
+    return static_cast<int>(std::clamp<long>(ms, 0, 60'000));
+}
+
+void Worker::dispatch(const epoll_event& event) {
+    int fd = event.data.fd;
+    if (listener_ && fd == listener_.get()) {
+        if (watching_listener_) accept_some(/*drain=*/false);  // not if a stop came earlier in this batch
+    } else if (setup_.channel && fd == setup_.channel.get()) {
+        on_channel();
+    } else {
+        on_connection(fd, event.events);
+    }
+}
+
+int Worker::run() {
+    epoll_ = cs::Fd{::epoll_create1(EPOLL_CLOEXEC)};
+    if (!epoll_ || !cs::set_nonblocking(setup_.channel.get())) {
+        log_.info("worker {}: epoll_create1() failed: {}", setup_.slot, cs::errno_text());
+        return 1;
+    }
+    control(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
+    report(Command::kReady);  // the listener exists: connections queue from now on, so count us in
+    sigset_t while_waiting;  // our mask minus SIGTERM: the only place a SIGTERM is delivered
+    ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
+    sigdelset(&while_waiting, SIGTERM);
+    std::array<epoll_event, kMaxEvents> events;
+    // [slide:worker-loop]
+    while (!stopping_ || !connections_.empty()) {
+        if (got_term) {  // safe to read and clear: SIGTERM is blocked outside epoll_pwait()
+            got_term = 0;
+            log_.info("worker {}: SIGTERM", setup_.slot);
+            begin_stop(setup_.grace);
+        }
+        Clock::time_point now = Clock::now();
+        if (paused_until_ && now >= *paused_until_) paused_until_.reset();
+        if (!stopping_ && !paused_until_) {
+            if (setup_.lock) take_accept_lock();  // mutex mode watches the listener only while holding the lock
+            else watch_listener(true);
+        }
+        int ready = ::epoll_pwait(epoll_.get(), events.data(), kMaxEvents, wait_ms(now), &while_waiting);
+        if (ready < 0 && errno != EINTR) {
+            log_.info("worker {}: epoll_pwait() failed: {}", setup_.slot, cs::errno_text());
+            return 1;
+        }
+        for (int i = 0; i < ready; ++i) dispatch(events[i]);
+        if (setup_.lock) release_accept_lock();  // accepted what woke us: let another worker have a turn
+        if (stopping_) close_idle_connections(Clock::now());
+    }
+    // [/slide]
+    report(Command::kStats);  // the last words: the master prints them in its exit table
+    log_.info("worker {}: exiting", setup_.slot);
+    return 0;
+}
+
+}  // namespace
+
+void reset_signals_for_worker() {
+    struct sigaction action {};
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = SIG_DFL;  // the master's handlers set the master's flags: not ours
+    ::sigaction(SIGCHLD, &action, nullptr);
+    action.sa_handler = on_term;
+    ::sigaction(SIGTERM, &action, nullptr);
+    // Ctrl-C in a terminal signals the whole foreground process group. The master decides what a
+    // stop or a reload means and tells the workers over their channels; the workers ignore these.
+    action.sa_handler = SIG_IGN;
+    for (int sig : {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) ::sigaction(sig, &action, nullptr);
+    sigset_t only_term;  // fork() copied the master's mask (exec() would keep it too): replace it
+    sigemptyset(&only_term);
+    sigaddset(&only_term, SIGTERM);
+    ::sigprocmask(SIG_SETMASK, &only_term, nullptr);
+}
+
+int run_worker(WorkerSetup setup, const cs::Log& log) {
+    ::prctl(PR_SET_NAME, "prefork-worker");  // what `ps -o comm` and `top` show
+    cs::Fd listener;
+    try {
+        // inherit, pass: the master's socket is the listener. reuseport: open one of our own on
+        // its address, and close our copy of the master's socket, which is not ours to hold.
+        listener = setup.share == Share::kReusePort ? open_own_listener(setup.port_socket) : std::move(setup.port_socket);
+        setup.port_socket.reset();
+    } catch (const std::system_error& error) {
+        log.info("worker {}: cannot listen: {}: {}", setup.slot, error.what(), error.code().message());
+        return 1;
+    }
+    return Worker(std::move(setup), std::move(listener), log).run();
+}
+
+// [slide:receive-fd]
+int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::milliseconds grace, const cs::Log& log) {
+    reset_signals_for_worker();
+    WorkerSetup setup{.share = Share::kPass, .lock_mode = lock_mode, .grace = grace, .channel = cs::Fd{channel_fd}};
+    Message message;
+    std::vector<cs::Fd> fds;
+    // Blocking: nothing to serve before the master's first message arrives with the socket.
+    if (receive_message(channel_fd, message, &fds) != 1 || message.command != Command::kListener || fds.empty()) {
+        log.info("worker: no listening socket from the master on fd {}", channel_fd);
+        return 1;
+    }
+    setup.slot = message.slot;
+    setup.port_socket = std::move(fds[0]);  // same socket as the master's, though nothing was inherited
+    std::optional<AcceptLock> lock;
+    if (lock_mode == LockMode::kMutex && fds.size() > 1) {
+        lock.emplace(AcceptLock::attach(std::move(fds[1])));
+        setup.lock = &*lock;
+    }
+    return run_worker(std::move(setup), log);
+}
+// [/slide]
+
+}  // namespace prefork

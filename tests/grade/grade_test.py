@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""tests/grade/grade_test.py — the grader's own tests (ctest label grade).
+
+What it shows: the grader is tested the way it tests servers. It grades servers whose one bug
+is known (tests/broken, expectations in tests/broken/expected.toml) and must take exactly the
+points of the tests that catch that bug; it grades each lesson's reference and must give full
+marks; and it must stay clear and bounded when a server does not start or hangs.
+
+    grade_test.py --list                       one case per line, then the CMake targets it needs
+    grade_test.py --build-dir DIR CASE         runs one case; exit 0 when it holds
+
+Cases appear by themselves as lessons land: a rubric in grading/rubrics/ brings its Check.,
+Reference. and Starter. cases, and a [name.later] entry of expected.toml its Broken. case.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.machinery
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import tomllib
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+GRADER = REPO / "scripts" / "grade"
+RUBRICS = REPO / "grading" / "rubrics"
+EXPECTED = REPO / "tests" / "broken" / "expected.toml"
+
+
+def load_grader():
+    """scripts/grade as a module, so the tests read rubrics exactly as the grader does."""
+    sys.dont_write_bytecode = True  # no scripts/__pycache__ in the source tree
+    loader = importlib.machinery.SourceFileLoader("grade", str(GRADER))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("grade", loader))
+    sys.modules["grade"] = module  # dataclasses look their module up while the class is built
+    loader.exec_module(module)
+    return module
+
+
+grade = load_grader()
+
+
+class Failed(Exception):
+    pass
+
+
+def check(condition: bool, message: str) -> None:
+    if not condition:
+        raise Failed(message)
+
+
+# ---- running the grader ---------------------------------------------------------------------
+
+
+class Graded:
+    """One run of scripts/grade, with what it printed and wrote."""
+
+    def __init__(self, build_dir: Path, work: Path, *args: str, timeout: float = 600):
+        self.out_dir = work / "results"
+        command = [sys.executable, str(GRADER), "--build-dir", str(build_dir), "--out", str(self.out_dir), *args]
+        started = time.monotonic()
+        run = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+        self.seconds = time.monotonic() - started
+        self.exit_code, self.stdout, self.stderr = run.returncode, run.stdout, run.stderr
+        results = self.out_dir / "results.json"
+        self.results = json.loads(results.read_text()) if results.exists() else None
+        junit = self.out_dir / "junit.xml"
+        self.junit = ET.parse(junit).getroot() if junit.exists() else None
+
+    def describe(self) -> str:
+        return f"exit {self.exit_code} after {self.seconds:.1f} s\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+    def failed_items(self, rubric) -> set[str]:
+        """Rubric test names that lost their points (results.json lists them in rubric order)."""
+        check(self.results is not None, f"no results.json\n{self.describe()}")
+        tests = self.results["tests"]
+        check(len(tests) == len(rubric.items), f"{len(tests)} results for {len(rubric.items)} rubric tests")
+        return {item.name for item, test in zip(rubric.items, tests) if test["score"] < test["max_score"]}
+
+    def check_reports(self) -> None:
+        """results.json and junit.xml agree with each other and with the exit code."""
+        check(self.results is not None and self.junit is not None, f"missing reports\n{self.describe()}")
+        tests = self.results["tests"]
+        for test in tests:
+            missing = {"name", "score", "max_score", "output", "visibility"} - set(test)
+            check(not missing, f"results.json test without {missing}: {test}")
+        check(abs(sum(t["score"] for t in tests) - self.results["score"]) < 1e-9, "score is not the sum of tests")
+        cases = self.junit.findall("./testsuite/testcase")
+        check(len(cases) == len(tests), f"junit.xml has {len(cases)} testcases, results.json {len(tests)}")
+        lost = sum(t["score"] < t["max_score"] for t in tests)
+        check(int(self.junit.get("failures")) + int(self.junit.get("errors")) == lost,
+              "junit.xml failures + errors differ from the tests that lost points")
+        passed = self.results["extra_data"]["passed"]
+        check(self.exit_code == (0 if passed else 1), f"exit {self.exit_code}, but passed={passed}")
+
+    def check_explanations(self, rubric) -> None:
+        """A failure whose depends_on test failed too points there, not at its own pitfall."""
+        lost = self.failed_items(rubric)
+        for item, test in zip(rubric.items, self.results["tests"]):
+            if item.name in lost and item.depends_on in lost and not test["output"].startswith("not run"):
+                check(test["output"].startswith("first fix"), f"{item.name}: {test['output'][:120]}")
+
+
+# ---- the cases ------------------------------------------------------------------------------
+
+
+class Context:
+    def __init__(self, build_dir: Path, work: Path):
+        self.build_dir, self.work = build_dir, work
+
+    def grade(self, *args: str, timeout: float = 600) -> Graded:
+        return Graded(self.build_dir, self.work, *args, timeout=timeout)
+
+    def server(self, name: str) -> Path:
+        for folder in ("tests/broken", "bin"):
+            path = self.build_dir / folder / name
+            if path.is_file():
+                return path
+        raise Failed(f"{name} is not built in {self.build_dir}/tests/broken or {self.build_dir}/bin")
+
+    def rubric_file(self, text: str) -> Path:
+        path = self.work / "rubric.toml"
+        path.write_text(textwrap.dedent(text))
+        return path
+
+
+def rubric_data(lesson: str) -> dict:
+    with (RUBRICS / f"{lesson}.toml").open("rb") as file:
+        return tomllib.load(file)
+
+
+def lesson_rubrics() -> list[str]:
+    """Rubrics that grade something (conformance.toml is only included)."""
+    return [path.stem for path in sorted(RUBRICS.glob("*.toml")) if "test_binary" in rubric_data(path.stem)]
+
+
+def check_rubric(ctx: Context, lesson: str) -> None:
+    graded = ctx.grade("--lesson", lesson, "--check", timeout=60)
+    check(graded.exit_code == 0, f"rubric {lesson} refused:\n{graded.describe()}")
+
+
+def reference_gets_full_marks(ctx: Context, lesson: str) -> None:
+    graded = ctx.grade("--lesson", lesson)
+    graded.check_reports()
+    rubric = grade.load_rubric(RUBRICS / f"{lesson}.toml")
+    lost = graded.failed_items(rubric)
+    check(not lost, f"the reference {lesson} lost points on {sorted(lost)}\n{graded.describe()}")
+    check(graded.exit_code == 0, graded.describe())
+
+
+def starter_scores_low_but_not_zero(ctx: Context, lesson: str) -> None:
+    starter = ctx.server(rubric_data(lesson)["reference"] + "-starter")
+    graded = ctx.grade("--lesson", lesson, "--server", str(starter))
+    graded.check_reports()
+    graded.check_explanations(grade.load_rubric(RUBRICS / f"{lesson}.toml"))
+    extra = graded.results["extra_data"]
+    check(0 < extra["percent"] < extra["pass_percent"],
+          f"an untouched starter should score above 0 and below the pass mark, got {extra['percent']}%\n"
+          f"{graded.describe()}")
+
+
+def broken_server_loses_exactly_its_points(ctx: Context, name: str, entry: dict) -> None:
+    check(not any(test.startswith("TODO") for test in entry["fail"]),
+          f"tests/broken/expected.toml [{name}]: grading/rubrics/{entry['rubric']}.toml exists now; replace "
+          f"the TODO with the test that must catch this bug: {entry['fail']}")
+    server = ctx.server(entry.get("server", f"echo-broken-{name}"))
+    graded = ctx.grade("--lesson", entry["rubric"], "--server", str(server))
+    graded.check_reports()
+    rubric = grade.load_rubric(RUBRICS / f"{entry['rubric']}.toml")
+    unknown = set(entry["fail"]) - {item.name for item in rubric.items}
+    check(not unknown, f"expected.toml [{name}] names tests the {entry['rubric']} rubric does not have: {unknown}")
+    graded.check_explanations(rubric)
+    lost, expected = graded.failed_items(rubric), set(entry["fail"])
+    check(lost == expected,
+          f"{server.name} against {entry['rubric']}:\n  should fail but passed: {sorted(expected - lost)}\n"
+          f"  should pass but failed: {sorted(lost - expected)}\n{graded.describe()}")
+    if "message" in entry:
+        check(entry["message"] in graded.stdout, f"stdout lacks {entry['message']!r}\n{graded.describe()}")
+
+
+def refuses_rubric_naming_unknown_test(ctx: Context) -> None:
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "a real test"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLin"
+        points = 1
+        category = "echo"
+        pitfall = "a typo"
+        """)
+    graded = ctx.grade("--rubric", str(rubric), timeout=60)
+    check(graded.exit_code == 2, f"a rubric naming a missing test must be refused (exit 2)\n{graded.describe()}")
+    check("Lesson/Conformance.EchoesOneLin" in graded.stderr and "did you mean Lesson/Conformance.EchoesOneLine"
+          in graded.stderr, f"the refusal should name the test and suggest the close one\n{graded.describe()}")
+    check(graded.results is None, "a refused rubric must not produce results")
+
+
+def refuses_exclude_of_test_not_included(ctx: Context) -> None:
+    rubric = ctx.rubric_file(f"""\
+        test_binary = "test-iterative"
+        include = ["{RUBRICS / 'conformance.toml'}"]
+        exclude = ["Lesson/Conformance.NoSuchTest"]
+        """)
+    graded = ctx.grade("--rubric", str(rubric), timeout=60)
+    check(graded.exit_code == 2 and "Lesson/Conformance.NoSuchTest" in graded.stderr, graded.describe())
+
+
+def server_that_exits_at_once_scores_zero_quickly(ctx: Context) -> None:
+    graded = ctx.grade("--lesson", "01-iterative", "--server", "/bin/false", timeout=120)
+    graded.check_reports()
+    check(graded.results["score"] == 0, f"/bin/false scored {graded.results['score']}")
+    check("did not start: it exited (exit code 1)" in graded.stdout, f"no clear start-up message\n{graded.describe()}")
+    check(graded.seconds < 30, f"took {graded.seconds:.0f} s: tests that need a server should not even run")
+
+
+def hung_server_is_cut_at_each_deadline_and_leaves_no_process(ctx: Context) -> None:
+    # A copy with a name of its own, so that only this run's processes are looked for.
+    server = ctx.work / f"hang-{os.getpid()}"
+    shutil.copy(ctx.server("echo-broken-hang"), server)
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        default_timeout = 2
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesPipelinedLinesSentInOneWrite"
+        points = 1
+        category = "echo"
+        pitfall = "no echo either"
+        [[test]]
+        # Passes at once, and leaves the worker behind: swept after a test that ended normally.
+        name = "Lesson/Conformance.PrintsListeningLineWithTheRealPort"
+        points = 1
+        category = "echo"
+        pitfall = "no listening line"
+        """)
+    graded = ctx.grade("--rubric", str(rubric), "--server", str(server), timeout=120)
+    graded.check_reports()
+    check(graded.stdout.count("TIME ") == 2, f"both echo tests should be stopped at their deadline\n{graded.describe()}")
+    check(graded.results["score"] == 1, f"the listening-line test should pass\n{graded.describe()}")
+    check(graded.seconds < 20, f"two 2 s deadlines took {graded.seconds:.0f} s")
+    left = [pid for pid, comm in processes() if comm == server.name[:15]]
+    check(not left, f"processes left behind (the fixture's worker is in a group of its own): {left}")
+
+
+def hidden_tests_are_not_named_in_the_table(ctx: Context) -> None:
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        pass_percent = 50
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesPartialLineWhenClientHalfCloses"
+        points = 1
+        category = "echo"
+        visibility = "hidden"
+        pitfall = "the secret pitfall"
+        """)
+    server = str(ctx.server("echo-broken-drops-tail"))
+    graded = ctx.grade("--rubric", str(rubric), "--server", server, timeout=120)
+    graded.check_reports()
+    check("hidden test 1" in graded.stdout, graded.describe())
+    for secret in ("EchoesPartialLine", "the secret pitfall"):
+        check(secret not in graded.stdout, f"the table shows {secret!r} of a hidden test\n{graded.describe()}")
+    hidden = graded.results["tests"][1]
+    check(hidden["visibility"] == "hidden" and hidden["score"] == 0, f"results.json: {hidden}")
+    shown = ctx.grade("--rubric", str(rubric), "--server", server, "--show-hidden", timeout=120)
+    check("the secret pitfall" in shown.stdout, f"--show-hidden should name it\n{shown.describe()}")
+
+
+def processes() -> list[tuple[int, str]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if stat:
+            found.append((int(entry.name), stat[stat.find("(") + 1:stat.rfind(")")]))
+    return found
+
+
+# ---- which cases exist ----------------------------------------------------------------------
+
+
+def cases() -> dict[str, tuple[list[str], object]]:
+    """Case name -> (the CMake targets it needs, what runs it)."""
+    found: dict[str, tuple[list[str], object]] = {}
+    for lesson in lesson_rubrics():
+        data = rubric_data(lesson)
+        binary = data["test_binary"]
+        found[f"Check.{lesson}"] = ([binary], lambda ctx, l=lesson: check_rubric(ctx, l))
+        if data.get("reference"):
+            reference = data["reference"]
+            found[f"Reference.{lesson}"] = ([binary, reference], lambda ctx, l=lesson: reference_gets_full_marks(ctx, l))
+            found[f"Starter.{lesson}"] = ([binary, f"{reference}-starter"],
+                                          lambda ctx, l=lesson: starter_scores_low_but_not_zero(ctx, l))
+    with EXPECTED.open("rb") as file:
+        expected = tomllib.load(file)
+    for name, entry in expected.items():
+        server = entry.get("server", f"echo-broken-{name}")
+        for suffix, spec in (("", entry), (f".{entry.get('later', {}).get('rubric')}", entry.get("later"))):
+            if spec is None or not (RUBRICS / f"{spec['rubric']}.toml").exists():
+                continue  # a lesson rubric still to come
+            spec = dict(spec, server=server)
+            needs = [server, rubric_data(spec["rubric"])["test_binary"]]
+            found[f"Broken.{name}{suffix}"] = (needs, lambda ctx, n=name, s=spec: broken_server_loses_exactly_its_points(ctx, n, s))
+    grader_cases = {
+        "RefusesRubricNamingUnknownTest": (["test-iterative"], refuses_rubric_naming_unknown_test),
+        "RefusesExcludeOfTestNotIncluded": (["test-iterative"], refuses_exclude_of_test_not_included),
+        "ServerThatExitsAtOnceScoresZeroQuickly": (["test-iterative"], server_that_exits_at_once_scores_zero_quickly),
+        "HungServerIsCutAtEachDeadlineAndLeavesNoProcess": (["test-iterative", "echo-broken-hang"],
+                                                            hung_server_is_cut_at_each_deadline_and_leaves_no_process),
+        "HiddenTestsAreNotNamedInTheTable": (["test-iterative", "echo-broken-drops-tail"],
+                                             hidden_tests_are_not_named_in_the_table),
+    }
+    found.update(grader_cases)
+    return found
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--list", action="store_true")
+    parser.add_argument("--build-dir", type=Path, default=REPO / "build")
+    parser.add_argument("case", nargs="?")
+    args = parser.parse_args(argv)
+    known = cases()
+    if args.list:
+        for name, (needs, _) in known.items():
+            print(" ".join([name, *needs]))
+        return 0
+    if args.case not in known:
+        print(f"no case {args.case!r}; --list shows them", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="grade-test-") as work:
+        try:
+            known[args.case][1](Context(args.build_dir.resolve(), Path(work)))
+        except Failed as failure:
+            print(f"FAILED {args.case}: {failure}")
+            return 1
+    print(f"ok {args.case}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

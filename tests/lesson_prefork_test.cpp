@@ -1,0 +1,617 @@
+// tests/lesson_prefork_test.cpp — 06-prefork: the conformance suite in every --share mode and
+// --accept-lock mode, then what makes 06 06: N workers on one port (the same socket inode, or N of
+// them), the spread over workers, supervision (kill -9 a worker, kill -9 the master), graceful stop
+// during a transfer, rolling restart (SIGHUP) and binary upgrade (SIGUSR2) under a client loop,
+// the robust accept mutex, and the herd counters.
+//
+// Who serves what is read from /proc, not from log lines: the workers are the master's children
+// named "prefork-worker"; a connection's owner is the worker whose /proc/<pid>/fd links to the
+// server-side socket inode that /proc/net/tcp lists for the client's port.
+#include "common/net.hpp"
+#include "tests/conformance.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/crowd.hpp"
+#include "tests/support/proc.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <poll.h>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+#include <unistd.h>
+
+namespace cs::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+ServerSpec prefork(const std::string& name, std::vector<std::string> args) {
+    // Two workers pinned: the default (one per CPU) would start 64 of them on a big grader.
+    args.insert(args.end(), {"--workers", "2"});
+    return {.name = "prefork_" + name, .binary = ECHO_SERVER_DEFAULT, .args = std::move(args)};
+}
+
+// prefork_inherit runs the default accept lock, exclusive; the other two locks get their own runs.
+INSTANTIATE_TEST_SUITE_P(Lesson, Conformance,
+                         testing::Values(prefork("inherit", {"--share", "inherit"}),
+                                         prefork("reuseport", {"--share", "reuseport"}),
+                                         prefork("pass", {"--share", "pass"}),
+                                         prefork("lock_none", {"--accept-lock", "none"}),
+                                         prefork("lock_mutex", {"--accept-lock", "mutex"})),
+                         spec_name);
+
+ServerSpec plain() { return {.name = "prefork", .binary = ECHO_SERVER_DEFAULT}; }
+
+// ---- /proc helpers ------------------------------------------------------------------------
+
+template <class Predicate>
+bool eventually(Predicate done, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(5ms);  // polling /proc with a deadline: there is no event to wait for
+    }
+    return true;
+}
+
+std::string comm_of(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(file, name);
+    return name;
+}
+
+// Alive and not a zombie: an orphan's zombie may wait a while for init to reap it.
+bool alive(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    if (!std::getline(file, text)) return false;
+    std::size_t close_paren = text.rfind(')');
+    return close_paren != std::string::npos && close_paren + 2 < text.size() && text[close_paren + 2] != 'Z';
+}
+
+std::vector<pid_t> workers_of(pid_t master) {
+    std::vector<pid_t> workers;
+    for (const auto& child : children_of(master)) {
+        if (child.state != 'Z' && comm_of(child.pid) == "prefork-worker") workers.push_back(child.pid);
+    }
+    std::sort(workers.begin(), workers.end());
+    return workers;
+}
+
+std::vector<pid_t> wait_for_workers(pid_t master, std::size_t count, std::chrono::milliseconds timeout = 3s) {
+    std::vector<pid_t> workers;
+    eventually([&] { return (workers = workers_of(master)).size() == count; }, timeout);
+    return workers;
+}
+
+std::set<unsigned long> socket_inodes(pid_t pid) {
+    std::set<unsigned long> inodes;
+    std::error_code error;
+    for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", error)) {
+        std::string target = fs::read_symlink(entry.path(), error).string();
+        if (target.rfind("socket:[", 0) == 0) inodes.insert(std::stoul(target.substr(8)));
+    }
+    return inodes;
+}
+
+struct TcpEntry {
+    std::uint16_t local_port;
+    std::uint16_t remote_port;
+    int state;  // 0x0A LISTEN, 0x01 ESTABLISHED
+    unsigned long inode;
+};
+
+std::vector<TcpEntry> tcp_table() {
+    std::vector<TcpEntry> entries;
+    for (const char* path : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream file(path);
+        std::string line;
+        std::getline(file, line);  // header
+        while (std::getline(file, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+            unsigned long inode = 0;
+            fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
+            auto port = [](const std::string& address) {
+                return static_cast<std::uint16_t>(std::stoul(address.substr(address.rfind(':') + 1), nullptr, 16));
+            };
+            entries.push_back({port(local), port(remote), static_cast<int>(std::stoul(state, nullptr, 16)), inode});
+        }
+    }
+    return entries;
+}
+
+std::set<unsigned long> listening_inodes(std::uint16_t port) {
+    std::set<unsigned long> inodes;
+    for (const auto& entry : tcp_table()) {
+        if (entry.state == 0x0A && entry.local_port == port) inodes.insert(entry.inode);
+    }
+    return inodes;
+}
+
+// The worker holding the server side of `client`'s connection, or 0.
+pid_t owner_of(const Client& client, std::uint16_t server_port, const std::vector<pid_t>& workers) {
+    std::uint16_t client_port = local_port(client.fd());
+    for (const auto& entry : tcp_table()) {
+        if (entry.local_port != server_port || entry.remote_port != client_port || entry.inode == 0) continue;
+        for (pid_t worker : workers) {
+            if (socket_inodes(worker).count(entry.inode)) return worker;
+        }
+    }
+    return 0;
+}
+
+// ---- the master's worker table ----------------------------------------------------------
+
+struct Row {
+    int slot;
+    pid_t pid;
+    std::uint64_t accepted, empty_wakeups, lock_busy, open;
+};
+
+int count_of(const std::string& text, const std::string& needle) {
+    int count = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+// The rows of the last complete table the master printed (its own lines only).
+std::vector<Row> last_table(const std::string& stderr_text, pid_t master) {
+    std::string prefix = fmt::format("[06-prefork {}] ", master);
+    std::vector<std::string> lines;
+    std::istringstream in(stderr_text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(prefix, 0) == 0) lines.push_back(line.substr(prefix.size()));
+    }
+    std::vector<Row> rows;
+    static const std::regex row(R"(^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$)");
+    for (const auto& line : lines) {
+        if (line.find("worker table") != std::string::npos) rows.clear();
+        std::smatch m;
+        if (std::regex_match(line, m, row)) {
+            rows.push_back({std::stoi(m[1]), static_cast<pid_t>(std::stol(m[2])), std::stoull(m[3]), std::stoull(m[4]),
+                            std::stoull(m[5]), std::stoull(m[6])});
+        }
+    }
+    return rows;
+}
+
+// SIGUSR1, then the table the master prints in answer.
+std::vector<Row> request_table(ServerProcess& server) {
+    int tables_before = count_of(server.stderr_text(), "worker table on SIGUSR1");
+    std::string total_line = fmt::format("[06-prefork {}]    total", server.pid());
+    int totals_before = count_of(server.stderr_text(), total_line);
+    server.signal(SIGUSR1);
+    bool printed = eventually([&] {
+        std::string text = server.stderr_text();
+        return count_of(text, "worker table on SIGUSR1") > tables_before && count_of(text, total_line) > totals_before;
+    }, 3s);
+    EXPECT_TRUE(printed) << "no worker table after SIGUSR1:\n" << server.stderr_text();
+    return last_table(server.stderr_text(), server.pid());
+}
+
+std::uint64_t total_accepted(const std::vector<Row>& rows) {
+    std::uint64_t total = 0;
+    for (const auto& row : rows) total += row.accepted;
+    return total;
+}
+
+void print_table(const std::string& title, const std::vector<Row>& rows) {
+    std::cout << title << "\n  worker  accepted  empty-wakeups  lock-busy\n";
+    for (const auto& row : rows) {
+        std::cout << fmt::format("  {:>6}  {:>8}  {:>13}  {:>9}\n", row.slot, row.accepted, row.empty_wakeups,
+                                 row.lock_busy);
+    }
+}
+
+// ---- a client loop: connect, echo one line, close; as fast as it goes ----------------------
+
+class ClientLoop {
+public:
+    // Runs `limit` connections, or until stop() when limit is 0.
+    ClientLoop(std::uint16_t port, int limit) : thread_([this, port, limit] { run(port, limit); }) {}
+    ~ClientLoop() { join(); }
+
+    int done() const { return done_.load(); }
+    void stop() { stop_ = true; }
+    void join() {
+        if (thread_.joinable()) thread_.join();
+    }
+    int failures() const { return failures_; }  // after join()
+    const std::string& first_error() const { return first_error_; }
+    bool wait_for(int connections, std::chrono::milliseconds timeout) const {
+        return eventually([&] { return done_.load() >= connections; }, timeout);
+    }
+
+private:
+    void run(std::uint16_t port, int limit) {
+        auto deadline = std::chrono::steady_clock::now() + 60s;  // bounded, whatever happens
+        for (int i = 0; (limit == 0 || i < limit) && !stop_ && std::chrono::steady_clock::now() < deadline; ++i) {
+            try {
+                Client client = Client::connect(port);
+                client.expect_echo("connection " + std::to_string(i) + "\n", 3s);
+            } catch (const std::exception& error) {
+                if (failures_++ == 0) first_error_ = fmt::format("connection {}: {}", i, error.what());
+            }
+            ++done_;
+        }
+    }
+
+    std::atomic<int> done_{0};
+    std::atomic<bool> stop_{false};
+    int failures_ = 0;
+    std::string first_error_;
+    std::thread thread_;
+};
+
+// ---- N processes, one port ----------------------------------------------------------------
+
+TEST(Prefork, InheritModeFourWorkersShareTheMastersSocketInode) {
+    ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "inherit"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    ASSERT_EQ(workers.size(), 4u) << server.stderr_text();
+    std::set<unsigned long> listening = listening_inodes(server.port());
+    ASSERT_EQ(listening.size(), 1u) << "inherit mode: one listening socket, whoever holds it";
+    unsigned long inode = *listening.begin();
+    EXPECT_EQ(socket_inodes(server.pid()).count(inode), 1u) << "the master holds the listener";
+    for (pid_t worker : workers) EXPECT_EQ(socket_inodes(worker).count(inode), 1u) << "worker " << worker;
+}
+
+TEST(Prefork, ReuseportModeFourWorkersHaveFourDifferentListeners) {
+    ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "reuseport"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    ASSERT_EQ(workers.size(), 4u) << server.stderr_text();
+    std::set<unsigned long> listening = listening_inodes(server.port());
+    ASSERT_EQ(listening.size(), 4u) << "reuseport mode: one listening socket per worker";
+    std::set<unsigned long> seen;
+    for (pid_t worker : workers) {
+        std::vector<unsigned long> own;
+        for (unsigned long inode : socket_inodes(worker)) {
+            if (listening.count(inode)) own.push_back(inode);
+        }
+        ASSERT_EQ(own.size(), 1u) << "worker " << worker << " should hold exactly one listener";
+        seen.insert(own[0]);
+    }
+    EXPECT_EQ(seen.size(), 4u) << "every worker has a listener of its own";
+    for (unsigned long inode : socket_inodes(server.pid())) {
+        EXPECT_EQ(listening.count(inode), 0u) << "the master only reserves the port; it does not listen";
+    }
+}
+
+TEST(Prefork, PassModeWorkersAreExecedAndReceiveTheMastersSocket) {
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--share", "pass"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u) << server.stderr_text();
+    std::set<unsigned long> listening = listening_inodes(server.port());
+    ASSERT_EQ(listening.size(), 1u);
+    for (pid_t worker : workers) {
+        std::ifstream cmdline("/proc/" + std::to_string(worker) + "/cmdline");
+        std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+        EXPECT_NE(args.find("--worker-channel"), std::string::npos) << "pass-mode workers are fork+exec'd";
+        EXPECT_EQ(socket_inodes(worker).count(*listening.begin()), 1u) << "the same socket, sent over the channel";
+    }
+    Client client = Client::connect(server.port());
+    client.expect_echo("through a passed socket\n");
+}
+
+TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
+    ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "reuseport", "--quiet"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    ASSERT_EQ(workers.size(), 4u);
+    std::map<pid_t, int> held;  // open connections per worker while all 64 are held
+    auto baseline = [&](pid_t pid) { return open_fd_count(pid); };
+    std::map<pid_t, int> fds_before;
+    for (pid_t worker : workers) fds_before[worker] = baseline(worker);
+    CrowdResult crowd = run_crowd(server.port(), {.clients = 64, .deadline = 20s, .while_all_held = [&] {
+        for (pid_t worker : workers) held[worker] = open_fd_count(worker) - fds_before[worker];
+    }});
+    ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
+
+    std::vector<Row> rows = request_table(server);
+    ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
+    EXPECT_EQ(total_accepted(rows), 64u) << "the counters add up to the connections made";
+    int busy_workers = 0, held_total = 0;
+    for (const auto& row : rows) {
+        busy_workers += row.accepted > 0;
+        EXPECT_EQ(held[row.pid], static_cast<int>(row.accepted)) << "worker " << row.pid << ": /proc and counters disagree";
+        held_total += held[row.pid];
+    }
+    EXPECT_EQ(held_total, 64);
+    EXPECT_GE(busy_workers, 3);
+    print_table("reuseport, 64 clients held at once:", rows);
+}
+
+// ---- supervision ------------------------------------------------------------------------
+
+TEST(Prefork, KilledWorkerIsReplacedWithinOneSecondAndOtherClientsKeepTheirConnections) {
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    std::vector<Client> clients;
+    std::map<pid_t, std::vector<int>> by_owner;
+    for (int i = 0; i < 8; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("before\n");
+        by_owner[owner_of(clients.back(), server.port(), workers)].push_back(i);
+    }
+    // The victim is the worker with fewer clients, so some clients surely live on the other one.
+    pid_t victim = by_owner[workers[0]].size() <= by_owner[workers[1]].size() ? workers[0] : workers[1];
+    pid_t survivor = victim == workers[0] ? workers[1] : workers[0];
+    ASSERT_FALSE(by_owner[survivor].empty());
+
+    ::kill(victim, SIGKILL);
+    std::vector<pid_t> now;
+    bool replaced = eventually([&] {
+        now = workers_of(server.pid());
+        return now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
+    }, 1s);
+    EXPECT_TRUE(replaced) << "2 workers without " << victim << " expected within 1 s\n" << server.stderr_text();
+    EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) died: killed by signal 9", victim), 1s))
+        << server.stderr_text();
+    for (int i : by_owner[survivor]) clients[i].expect_echo("after\n", 1s);
+    Client fresh = Client::connect(server.port());
+    fresh.expect_echo("a new client\n", 1s);
+}
+
+TEST(Prefork, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled) {
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    Client idle = Client::connect(server.port());
+    idle.expect_echo("the master is about to die\n");
+
+    ::kill(server.pid(), SIGKILL);
+    ASSERT_TRUE(server.wait_exit(1s).has_value());
+    bool gone = eventually([&] { return std::none_of(workers.begin(), workers.end(), alive); }, 2s);
+    EXPECT_TRUE(gone) << "workers still running 2 s after the master died\n" << server.stderr_text();
+    EXPECT_EQ(idle.read_to_eof(1s), "") << "the orphaned worker closed its connection";
+}
+
+TEST(Prefork, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOne) {
+    // A broken binary deployed on disk: pass-mode workers are exec'd from it, and die at once.
+    std::string binary = resolved(plain()).binary;
+    if (std::ifstream file(binary); file.get() == '#' && file.get() == '!') {
+        GTEST_SKIP() << binary << " is a wrapper script (valgrind-suite?): the master's argv[0] is not the file "
+                     << "this test replaces";
+    }
+    fs::path dir = fs::temp_directory_path() / fmt::format("prefork-test-{}", ::getpid());
+    fs::create_directories(dir);
+    fs::path copy = dir / "echo-prefork";
+    fs::copy_file(binary, copy, fs::copy_options::overwrite_existing);
+    ServerProcess server = ServerProcess::start({.binary = copy.string(), .args = {"--workers", "1", "--share", "pass"}});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
+    ASSERT_EQ(workers.size(), 1u);
+    fs::remove(copy);  // the running master keeps its (now nameless) file; exec finds the script
+    { std::ofstream script(copy); script << "#!/bin/sh\nexit 3\n"; }
+    fs::permissions(copy, fs::perms::owner_all);
+
+    ::kill(workers[0], SIGKILL);
+    auto status = server.wait_exit(5s);
+    fs::remove_all(dir);
+    ASSERT_TRUE(status.has_value()) << "the master kept respawning\n" << server.stderr_text();
+    EXPECT_EQ(status->code, 1) << status->describe();
+    EXPECT_NE(server.stderr_text().find("giving up"), std::string::npos) << server.stderr_text();
+    EXPECT_GE(count_of(server.stderr_text(), "died: exit 3"), 5) << server.stderr_text();
+}
+
+// ---- graceful stop ------------------------------------------------------------------------
+
+TEST(Prefork, SigtermDuringASixteenMiBTransferDeliversEveryByteThenEof) {
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"});
+    Client client = Client::connect(server.port());
+    const std::string payload = pattern_bytes(16 << 20, 16);
+    std::thread sender([&] {
+        try {
+            client.send(payload);
+        } catch (const std::exception&) {  // the reader below reports what went wrong
+        }
+    });
+    std::string echo = client.read_exact(1 << 20, 10s);  // the transfer is under way...
+    server.signal(SIGTERM);                              // ...when the stop comes
+    try {
+        echo += client.read_exact(payload.size() - echo.size(), 20s);
+    } catch (const std::exception& error) {
+        ADD_FAILURE() << error.what();
+        ::shutdown(client.fd(), SHUT_RDWR);
+    }
+    sender.join();
+    EXPECT_TRUE(echo == payload) << "got " << echo.size() << " of " << payload.size() << " bytes, or different ones";
+    EXPECT_EQ(client.read_to_eof(3s), "") << "after the whole echo, EOF";
+    auto status = server.wait_exit(5s);
+    ASSERT_TRUE(status.has_value()) << server.stderr_text();
+    EXPECT_EQ(status->code, 0) << status->describe();
+    EXPECT_TRUE(eventually([&] { return ::kill(-server.pid(), 0) != 0; }, 1s)) << "processes left in the group";
+}
+
+TEST(Prefork, GracePeriodBoundsAClientThatStopsReading) {
+    ServerProcess server = start_server(plain(), {"--workers", "1", "--grace", "1", "--quiet"});
+    Client stalled = Client::connect(server.port());
+    int small = 16 * 1024;  // a small receive buffer (no autotuning): the echo backs up sooner
+    ::setsockopt(stalled.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    ASSERT_TRUE(set_nonblocking(stalled.fd()));
+    // Send without ever reading until nothing more goes in for 200 ms: then our receive buffer,
+    // the server's output cap and its receive buffer are all full. That is the readiness signal.
+    const std::string chunk = pattern_bytes(64 * 1024, 3);
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    for (;;) {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the server never stopped reading";
+        if (::send(stalled.fd(), chunk.data(), chunk.size(), MSG_NOSIGNAL) > 0) continue;
+        ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << errno_text();
+        pollfd writable{stalled.fd(), POLLOUT, 0};
+        if (::poll(&writable, 1, 200) == 0) break;
+    }
+    auto signalled = std::chrono::steady_clock::now();
+    server.signal(SIGTERM);
+    auto status = server.wait_exit(4s);
+    ASSERT_TRUE(status.has_value()) << "a stalled client held the server past its grace period";
+    EXPECT_EQ(status->code, 0) << status->describe();
+    EXPECT_GE(std::chrono::steady_clock::now() - signalled, 900ms) << "data in flight gets the grace period";
+    EXPECT_NE(server.stderr_text().find("grace period over; closing 1 connection"), std::string::npos)
+        << server.stderr_text();
+}
+
+TEST(Prefork, SigtermToTheWholeProcessGroupStillStopsGracefully) {
+    // systemd (KillMode=control-group), `timeout` and `kill -TERM -<pgid>` signal every process.
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    Client client = Client::connect(server.port());
+    client.expect_echo("everyone gets SIGTERM\n");
+    ::kill(-server.pid(), SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << server.stderr_text();
+    EXPECT_EQ(status->code, 0) << status->describe();
+    for (pid_t worker : workers) {
+        EXPECT_NE(server.stderr_text().find(fmt::format("(pid {}) exited: exit 0", worker)), std::string::npos)
+            << "worker " << worker << " should stop gracefully, not die of the signal\n" << server.stderr_text();
+    }
+    EXPECT_EQ(server.stderr_text().find("started worker 0", server.stderr_text().find("stopping")), std::string::npos)
+        << "no replacement may start during the stop";
+    std::vector<Row> rows = last_table(server.stderr_text(), server.pid());
+    EXPECT_EQ(rows.size(), 2u) << "both workers report their counters on the way out";
+    EXPECT_EQ(total_accepted(rows), 1u);
+}
+
+TEST(Prefork, SigtermToOneWorkerReplacesItGracefully) {
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    ::kill(workers[0], SIGTERM);
+    EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) exited on its own: exit 0", workers[0]), 2s))
+        << server.stderr_text();
+    std::vector<pid_t> now;
+    EXPECT_TRUE(eventually([&] {
+        now = workers_of(server.pid());
+        return now.size() == 2 && std::count(now.begin(), now.end(), workers[0]) == 0;
+    }, 1s)) << server.stderr_text();
+}
+
+// ---- reload and upgrade under load ----------------------------------------------------------
+
+class PreforkReload : public testing::TestWithParam<std::string> {};
+
+TEST_P(PreforkReload, SighupWhileAClientLoopOpensFiveHundredConnectionsLosesNone) {
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--share", GetParam(), "--quiet"});
+    std::vector<pid_t> old_workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(old_workers.size(), 2u);
+    ClientLoop loop(server.port(), 500);
+    ASSERT_TRUE(loop.wait_for(100, 20s));
+    server.signal(SIGHUP);
+    EXPECT_TRUE(server.wait_for_stderr("reload: 2 new workers ready", 5s)) << server.stderr_text();
+    loop.join();
+    EXPECT_EQ(loop.failures(), 0) << loop.first_error();
+    EXPECT_EQ(loop.done(), 500);
+    EXPECT_TRUE(eventually([&] { return std::none_of(old_workers.begin(), old_workers.end(), alive); }, 5s))
+        << "old workers should have stopped";
+    std::vector<pid_t> new_workers = workers_of(server.pid());
+    EXPECT_EQ(new_workers.size(), 2u);
+    for (pid_t worker : new_workers) EXPECT_EQ(std::count(old_workers.begin(), old_workers.end(), worker), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Share, PreforkReload, testing::Values("inherit", "pass"));
+
+TEST(Prefork, SigusrTwoUpgradeWhileClientsConnectLosesNoneAndTheNewMasterServes) {
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"});
+    ClientLoop loop(server.port(), 0);
+    ASSERT_TRUE(loop.wait_for(100, 20s));
+    server.signal(SIGUSR2);
+    ASSERT_TRUE(server.wait_for_stderr("is ready; stopping my workers", 10s)) << server.stderr_text();
+    std::smatch found;
+    std::string text = server.stderr_text();
+    ASSERT_TRUE(std::regex_search(text, found, std::regex(R"(new master (\d+) is ready)")));
+    pid_t new_master = static_cast<pid_t>(std::stol(found[1]));
+
+    auto status = server.wait_exit(5s);
+    ASSERT_TRUE(status.has_value()) << "the old master should stop once the new one is ready";
+    EXPECT_EQ(status->code, 0) << status->describe();
+    int after_old_exit = loop.done();
+    EXPECT_TRUE(loop.wait_for(after_old_exit + 100, 20s)) << "the loop goes on against the new master";
+    loop.stop();
+    loop.join();
+    EXPECT_EQ(loop.failures(), 0) << loop.first_error();
+
+    EXPECT_NE(new_master, server.pid());
+    EXPECT_TRUE(alive(new_master));
+    EXPECT_EQ(wait_for_workers(new_master, 2).size(), 2u);
+    Client client = Client::connect(server.port());
+    client.expect_echo("served by the new master\n");
+    ::kill(new_master, SIGTERM);  // not our child: watch it go instead of reaping it
+    EXPECT_TRUE(eventually([&] { return !alive(new_master); }, 3s));
+}
+
+TEST(Prefork, AcceptsAListeningSocketFromSystemdSocketActivation) {
+    Fd listener = listen_tcp({.host = "127.0.0.1", .port = 0});
+    // A free descriptor number below 10 (the shell's redirections take one digit), without
+    // FD_CLOEXEC, so the shell inherits it.
+    int inheritable = 9;
+    while (inheritable > 3 && ::fcntl(inheritable, F_GETFD) >= 0) --inheritable;
+    ASSERT_GT(inheritable, 3) << "no free descriptor below 10";
+    ASSERT_EQ(::dup2(listener.get(), inheritable), inheritable);
+    Fd holder{inheritable};
+    // The shell moves it to descriptor 3 and execs the server with its own pid as LISTEN_PID,
+    // as systemd does for a socket unit.
+    std::string script = fmt::format("exec 3<&{0} {0}<&-; export LISTEN_FDS=1 LISTEN_PID=$$; exec \"$0\" \"$@\"",
+                                     inheritable);
+    ServerProcess server = ServerProcess::start({.binary = "/bin/sh",
+                                                 .args = {"-c", script, resolved(plain()).binary, "--workers", "2"},
+                                                 .add_port_zero = false});
+    EXPECT_EQ(server.port(), local_port(listener.get()));
+    EXPECT_NE(server.stderr_text().find("from LISTEN_FDS"), std::string::npos) << server.stderr_text();
+    Client client = Client::connect(server.port());
+    client.expect_echo("socket activated\n");
+}
+
+// ---- the accept lock ------------------------------------------------------------------------
+
+TEST(Prefork, MutexAcceptLockIsTakenOverWhenItsHolderIsKilled) {
+    // One worker: it holds the lock all the time, so kill -9 always catches it holding the lock.
+    ServerProcess server = start_server(plain(), {"--workers", "1", "--accept-lock", "mutex"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
+    ASSERT_EQ(workers.size(), 1u);
+    Client first = Client::connect(server.port());
+    first.expect_echo("the holder serves me\n");
+    ::kill(workers[0], SIGKILL);
+    EXPECT_TRUE(server.wait_for_stderr("took over the accept lock from a worker that died holding it", 1s))
+        << server.stderr_text();
+    Client next = Client::connect(server.port());
+    next.expect_echo("the new holder serves me\n", 1s);
+}
+
+class PreforkHerd : public testing::TestWithParam<std::string> {};
+
+TEST_P(PreforkHerd, CountersAddUpAndArePrinted) {
+    ServerProcess server = start_server(plain(), {"--workers", "4", "--accept-lock", GetParam(), "--quiet"});
+    ASSERT_EQ(wait_for_workers(server.pid(), 4).size(), 4u);
+    constexpr int kConnections = 200;
+    ClientLoop loop(server.port(), kConnections);
+    loop.join();
+    ASSERT_EQ(loop.failures(), 0) << loop.first_error();
+    std::vector<Row> rows = request_table(server);
+    ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
+    EXPECT_EQ(total_accepted(rows), static_cast<std::uint64_t>(kConnections));
+    print_table(fmt::format("--accept-lock {}, {} sequential connections, 4 workers:", GetParam(), kConnections), rows);
+}
+
+INSTANTIATE_TEST_SUITE_P(Lock, PreforkHerd, testing::Values("none", "exclusive", "mutex"));
+
+// ---- command line ---------------------------------------------------------------------------
+
+TEST(Prefork, BadLessonOptionsExitTwo) {
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--workers", "0"}, {"--share", "fork"}, {"--accept-lock", "spin"}, {"--grace", "-1"}}) {
+        RunResult run = run_to_exit(resolved(plain()).binary, args);
+        EXPECT_EQ(run.status.code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << run.status.describe();
+    }
+}
+
+}  // namespace
+}  // namespace cs::test

@@ -1,0 +1,113 @@
+// tests/lesson_thread_test.cpp — 03-thread: the conformance suite, and what makes 03 03:
+// a thread per client, every thread gone when its client leaves, a cap, and a prompt SIGTERM.
+#include "tests/conformance.hpp"
+
+#include "common/net.hpp"
+#include "tests/per_client.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/crowd.hpp"
+#include "tests/support/proc.hpp"
+
+#include <csignal>
+#include <regex>
+#include <vector>
+
+namespace cs::test {
+namespace {
+
+ServerSpec thread_server() {
+    return {.name = "thread", .binary = ECHO_SERVER_DEFAULT, .concurrent = true, .threads = true};
+}
+
+INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, testing::Values(thread_server()), spec_name);
+
+TEST(Thread, FiftyClientsHeldAtOnceAreFiftyExtraThreads) {
+    ServerProcess server = start_server(thread_server(), {"--quiet"});
+    echo_and_close(server.port(), "warm-up\n");
+    int baseline = settled_thread_count(server.pid());
+    int while_held = -1;
+    CrowdResult crowd = run_crowd(server.port(), {.clients = 50, .deadline = 15s, .while_all_held = [&] {
+                                                      while_held = thread_count(server.pid());
+                                                  }});
+    EXPECT_TRUE(crowd.all_echoed()) << crowd.echoed << "/" << crowd.clients << ": " << crowd.first_error;
+    EXPECT_GE(while_held - baseline, 50) << "one thread per connected client (baseline " << baseline << ")";
+}
+
+TEST(Thread, ThreeRoundsOfOneHundredFiftySimultaneousClientsLeaveNoThreadAndNoDescriptor) {
+    ServerProcess server = start_server(thread_server(), {"--quiet"});
+    echo_and_close(server.port(), "warm-up\n");
+    int baseline_threads = settled_thread_count(server.pid());
+    int baseline_fds = open_fd_count(server.pid());
+    for (int round = 0; round < 3; ++round) {
+        CrowdResult crowd = run_crowd(server.port(), {.clients = 150, .deadline = 20s});
+        EXPECT_EQ(crowd.failed, 0) << "round " << round << ": " << crowd.first_error;
+        EXPECT_TRUE(crowd.all_echoed()) << "round " << round << ": " << crowd.echoed << "/" << crowd.clients;
+    }
+    EXPECT_TRUE(eventually([&] { return thread_count(server.pid()) <= baseline_threads; }))
+        << "threads: baseline " << baseline_threads << ", now " << thread_count(server.pid());
+    EXPECT_TRUE(eventually([&] { return open_fd_count(server.pid()) <= baseline_fds; }))
+        << "descriptors grew from " << baseline_fds << " to " << open_fd_count(server.pid());
+    EXPECT_EQ(zombie_children(server.pid()), 0);
+}
+
+TEST(Thread, ThreadCountReturnsToBaselineAfterTwoHundredConnections) {
+    ServerProcess server = start_server(thread_server(), {"--quiet"});
+    echo_and_close(server.port(), "warm-up\n");
+    int baseline = settled_thread_count(server.pid());
+    for (int i = 0; i < 200; ++i) echo_and_close(server.port(), "short " + std::to_string(i) + "\n");
+    EXPECT_TRUE(eventually([&] { return thread_count(server.pid()) <= baseline; }, 1s))
+        << "threads: baseline " << baseline << ", now " << thread_count(server.pid());
+}
+
+TEST(Thread, PartialLineClientDoesNotDelayAnotherClientByMoreThan100ms) {
+    expect_silent_partial_line_delays_no_one(thread_server());
+}
+
+TEST(Thread, NonReadingClientSendingSixtyFourMiBBlocksOnlyItsOwnThread) {
+    expect_non_reader_blocks_only_itself(thread_server());
+}
+
+TEST(Thread, LogsPidAndTheWorkerThreadId) {
+    ServerProcess server = start_server(thread_server());
+    Client client = Client::connect(server.port());
+    client.expect_echo("which thread?\n");
+    std::string pattern = fmt::format(R"(\[03-thread {}:([0-9]+)\] 127\.0\.0\.1:{} connected)", server.pid(),
+                                      local_port(client.fd()));
+    ASSERT_TRUE(eventually([&] { return std::regex_search(server.stderr_text(), std::regex(pattern)); }, 2s))
+        << "expected /" << pattern << "/ in:\n" << server.stderr_text();
+    std::smatch match;
+    std::string log = server.stderr_text();
+    std::regex_search(log, match, std::regex(pattern));
+    EXPECT_NE(std::stoi(match[1].str()), server.pid()) << "the client should be served on a thread of its own";
+}
+
+TEST(Thread, OverTheCapANewClientIsClosedAndTheServerGoesOn) {
+    expect_cap_closes_only_the_extra_client(thread_server());
+}
+
+TEST(Thread, SmallerStackOptionStillServesAndBadSizeIsAUsageError) {
+    // 1 MiB, an eighth of the usual default: TSan's runtime refuses thread stacks below about that.
+    ServerProcess server = start_server(thread_server(), {"--stack-kib", "1024", "--quiet"});
+    CrowdResult crowd = run_crowd(server.port(), {.clients = 20, .deadline = 10s});
+    EXPECT_TRUE(crowd.all_echoed()) << crowd.first_error;
+    RunResult run = run_to_exit(resolved(thread_server()).binary, {"--stack-kib", "8"});
+    EXPECT_EQ(run.status.code, 2) << run.status.describe() << "\n" << run.err;
+}
+
+TEST(Thread, SigtermWithTwentyConnectedClientsJoinsEveryThread) {
+    ServerProcess server = start_server(thread_server());
+    std::vector<Client> clients;
+    for (int i = 0; i < 20; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("held\n");
+    }
+    server.signal(SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << "still running 2 s after SIGTERM";
+    EXPECT_EQ(status->code, 0) << status->describe() << "\n" << server.stderr_text();
+    EXPECT_TRUE(server.wait_for_stderr("joined 20 threads", 1s)) << server.stderr_text();
+    for (Client& client : clients) EXPECT_EQ(client.read_to_eof(1s), "") << "each client sees its connection end";
+}
+
+}  // namespace
+}  // namespace cs::test
