@@ -1,41 +1,61 @@
-// bench/load/proc_probe.cpp — parsing /proc/<pid>/stat and smaps_rollup for a process tree.
+// bench/load/proc_probe.cpp — one pass over /proc: every process's parent, state and CPU times,
+// then the server's tree is walked in memory and only its members' memory files are read.
+// (Asking "who are the children of X?" once per tree node would rescan /proc per node: with
+// 1,000 forked children that takes seconds, longer than the window it is meant to bracket.)
 #include "bench/load/proc_probe.hpp"
 
-#include "tests/support/proc.hpp"
-
-#include <sys/resource.h>
-#include <unistd.h>
+#include <cctype>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <unordered_map>
 #include <vector>
 
 namespace cs::bench {
 namespace {
 
 struct StatFields {
+    pid_t ppid = 0;
     char state = '?';
     long utime = 0, stime = 0, cutime = 0, cstime = 0;  // clock ticks
 };
 
-// /proc/<pid>/stat: "pid (comm) state ..."; comm may contain spaces and ')', so the fields are
-// counted from after the last ')'. utime is field 14 of proc(5), i.e. the 12th after "state".
+// /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces and ')', so the fields
+// are counted from after the last ')'. utime is field 14 of proc(5), the 12th after "state".
 bool read_stat(pid_t pid, StatFields& out) {
     std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
     std::string text;
     if (!std::getline(file, text)) return false;
     std::size_t close_paren = text.rfind(')');
-    if (close_paren == std::string::npos) return false;
+    if (close_paren == std::string::npos || close_paren + 2 > text.size()) return false;
     std::istringstream fields(text.substr(close_paren + 2));
     std::vector<std::string> words;
-    for (std::string word; fields >> word && words.size() < 15;) words.push_back(word);
+    for (std::string word; words.size() < 15 && fields >> word;) words.push_back(word);
     if (words.size() < 15) return false;
     out.state = words[0][0];
+    out.ppid = static_cast<pid_t>(std::stol(words[1]));
     out.utime = std::stol(words[11]);
     out.stime = std::stol(words[12]);
     out.cutime = std::stol(words[13]);
     out.cstime = std::stol(words[14]);
     return true;
+}
+
+std::unordered_map<pid_t, StatFields> every_process() {
+    std::unordered_map<pid_t, StatFields> all;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return all;
+    while (dirent* entry = ::readdir(proc)) {
+        if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+        auto pid = static_cast<pid_t>(std::stol(entry->d_name));
+        StatFields stat;
+        if (read_stat(pid, stat)) all.emplace(pid, stat);  // a process may exit meanwhile: skip it
+    }
+    ::closedir(proc);
+    return all;
 }
 
 long kib_field(const std::string& path, const std::string& field) {
@@ -51,16 +71,23 @@ long kib_field(const std::string& path, const std::string& field) {
 
 TreeSample sample_tree(pid_t root) {
     TreeSample sample;
-    std::vector<pid_t> tree{root};
-    for (pid_t pid : cs::test::descendants_of(root)) tree.push_back(pid);
+    std::unordered_map<pid_t, StatFields> all = every_process();
+    std::unordered_multimap<pid_t, pid_t> children;
+    for (const auto& [pid, stat] : all) children.emplace(stat.ppid, pid);
+    if (!all.contains(root)) return sample;
+
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    for (pid_t pid : tree) {
-        StatFields stat;
-        if (!read_stat(pid, stat)) continue;  // exited between the listing and now
-        if (pid == root) sample.alive = stat.state != 'Z';
+    std::vector<pid_t> frontier{root};
+    while (!frontier.empty()) {
+        pid_t pid = frontier.back();
+        frontier.pop_back();
+        auto [first, last] = children.equal_range(pid);
+        for (auto it = first; it != last; ++it) frontier.push_back(it->second);
+        const StatFields& stat = all.at(pid);
         // A zombie still shows its own CPU times; they move into its parent's cutime when reaped.
         sample.user_s += static_cast<double>(stat.utime + stat.cutime) / tick;
         sample.system_s += static_cast<double>(stat.stime + stat.cstime) / tick;
+        if (pid == root) sample.alive = stat.state != 'Z';
         if (stat.state == 'Z') {
             ++sample.zombies;
             continue;
