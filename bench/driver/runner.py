@@ -62,14 +62,50 @@ def _count(text: str, word: str) -> Optional[int]:
     return None
 
 
-def parse_worker_counters(text: str) -> list[dict]:
-    """Per-worker counters from a prefork server's output: the last line seen for each worker.
+_LOG_PREFIX = re.compile(r"^\[[^\]]*\]\s*")
 
-    Accepted shapes include "worker 2: 250 accepts, 251 wake-ups" and
-    "worker=2 accepted=250 wakeups=251"; lines without "worker" and an accept count are ignored.
+
+def _worker_table(lines: list[str]) -> dict[int, dict]:
+    """A table with a header naming "worker" and an "accept..." column, then one numeric row per
+    worker, e.g. (06-prefork's table at exit):
+        worker      pid   accepted  empty-wakeups  lock-busy   open
+             0     1655       1422             19          0      0
     """
     workers: dict[int, dict] = {}
-    for line in text.splitlines():
+    header: list[str] = []
+    for line in lines:
+        words = _LOG_PREFIX.sub("", line).split()
+        if "worker" in words and any(w.startswith("accept") for w in words):
+            header, workers = words, {}  # a later table (SIGUSR1, then exit) replaces an earlier one
+            continue
+        if not header:
+            continue
+        if len(words) != len(header) or not all(w.isdigit() for w in words):
+            header = []  # the "total" line, or the end of the table
+            continue
+        row = dict(zip(header, map(int, words)))
+        accepts = next(v for k, v in row.items() if k.startswith("accept"))
+        entry = {"worker": row["worker"], "accepts": accepts, "columns": row}
+        wakeups = next((v for k, v in row.items() if k.replace("-", "") == "wakeups"), None)
+        empty = next((v for k, v in row.items() if "empty" in k and "wake" in k), None)
+        if wakeups is not None:
+            entry["wakeups"] = wakeups
+        elif empty is not None:
+            entry["wakeups"] = accepts + empty  # wake-ups that accepted, plus the ones that found nothing
+        workers[entry["worker"]] = entry
+    return workers
+
+
+def parse_worker_counters(text: str) -> list[dict]:
+    """Per-worker counters from a prefork server's output, in one of two shapes: a table (see
+    _worker_table), or one line per worker such as "worker 2: 250 accepts, 251 wake-ups" or
+    "worker=2 accepted=250 wakeups=251" (the last line per worker wins).
+    """
+    lines = text.splitlines()
+    workers = _worker_table(lines)
+    if workers:
+        return [workers[k] for k in sorted(workers)]
+    for line in lines:
         worker = _WORKER.search(line)
         if not worker:
             continue

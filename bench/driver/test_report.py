@@ -74,6 +74,18 @@ class Counters(unittest.TestCase):
         self.assertEqual(parse_worker_counters(text), [{"worker": 1, "accepts": 250, "wakeups": 251},
                                                        {"worker": 2, "accepts": 7, "wakeups": 9}])
 
+    def test_reads_a_worker_table_and_counts_empty_wakeups(self):
+        text = ("[06-prefork 1] master: worker 0 (pid 5) ready\n"
+                "[06-prefork 1] worker table at exit (share inherit, accept-lock exclusive):\n"
+                "[06-prefork 1]   worker      pid   accepted  empty-wakeups  lock-busy   open\n"
+                "[06-prefork 1]        0     1655       1422             19          0      0\n"
+                "[06-prefork 1]        1     1662        641              1          0      0\n"
+                "[06-prefork 1]    total                2063             20          0      0\n"
+                "[06-prefork 1] master: exiting (0)\n")
+        workers = parse_worker_counters(text)
+        self.assertEqual([(w["worker"], w["accepts"], w["wakeups"]) for w in workers], [(0, 1422, 1441), (1, 641, 642)])
+        self.assertEqual(workers[0]["columns"]["lock-busy"], 0)
+
     def test_lines_without_counts_are_ignored(self):
         self.assertEqual(parse_worker_counters("worker 3 started\nall good\n"), [])
 
