@@ -138,14 +138,15 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
 
     asio::io_context io(1);  // concurrency hint 1: one thread runs everything, as in our event loops
-    cs::announce_listening(listener);
+    // SIGINT/SIGTERM arrive as an ordinary completion on the loop: no code runs in a signal handler.
+    // Registered before the listening line: a client may signal us the moment it reads that line.
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    stop_signals.async_wait([&](error_code, int) { io.stop(); });
+
+    cs::announce_listening(listener);  // clients that connect from now on wait in the backlog
     log.info("listening on {}, one thread, Boost.Asio", cs::local_endpoint(listener.get()));
     Server server(io, adopt_listener(io, std::move(listener)), log);
     server.accept();
-
-    // SIGINT/SIGTERM arrive as an ordinary completion on the loop: no code runs in a signal handler.
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    stop_signals.async_wait([&](error_code, int) { io.stop(); });
     io.run();
     log.info("stop signal received; exiting");
     return cs::kExitOk;
