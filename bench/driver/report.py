@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from benchstats import RatioSummary, median, slowdown, spread, summarize_ratios
-from matrix import REFERENCE, VARIANTS, Experiment, Metric, Point
+from matrix import M, REFERENCE, VARIANTS, Experiment, Metric, Point
 from runner import RunResult
 
 SUMMARY_KEYS = ["rps", "mbps", "p50_us", "p99_us", "p999_us", "max_us", "server_user_us_per_req",
@@ -299,21 +299,23 @@ def markdown(meta: dict, results: list[PointResult]) -> str:
 
 def demo_table(result: PointResult) -> str:
     """The table an instructor shows: plain text, aligned, one line per lesson."""
-    header = ["lesson", "served at once", "requests/s", "× asio", "p99 µs", "× asio", "errors"]
+    rps, p99 = M["rps"], M["p99"]
+    header = ["lesson", "served at once", "requests/s", "× asio", "p99 µs", "× asio", "errors", "gen CPU"]
     body = []
     for row in result.rows:
         name = "echo-asio (reference)" if row.variant == REFERENCE.key else row.lesson
         if row.status != "ok":
             body.append([name, status_text(row).replace("**", "")])
             continue
-        rps, p99 = next(m for m in result.experiment.metrics if m.key == "rps"), \
-            next(m for m in result.experiment.metrics if m.key == "p99_us")
         errors = row.timeouts + sum(int(run.load.get("errors", 0)) for run in row.runs if run.load)
         body.append([name, _served(row, result.point), number(row.value("rps"), 0), ratio_text(row, rps),
-                     number(row.value("p99_us"), 1), ratio_text(row, p99), str(errors)])
-    widths = [max(len(header[i]), *(len(r[i]) for r in body if len(r) > i)) for i in range(len(header))]
-    def line(cells):
-        if len(cells) == 2:
+                     number(row.value("p99_us"), 1), ratio_text(row, p99), str(errors),
+                     f"{number(row.value('generator_cpu_pct'), 0)} %"])
+    widths = [max([len(header[i])] + [len(r[i]) for r in body if len(r) > 2]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        if len(cells) == 2:  # a lesson that did not run: the reason instead of numbers
             return f"{cells[0]:<{widths[0]}}  {cells[1]}"
         return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells))
+
     return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in body]) + "\n"

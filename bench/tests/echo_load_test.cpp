@@ -126,6 +126,18 @@ std::string case_name(const testing::TestParamInfo<ServerCase>& param) { return 
 
 INSTANTIATE_TEST_SUITE_P(Servers, EchoLoadAgainst, testing::ValuesIn(servers()), case_name);
 
+TEST(EchoLoad, TwoGeneratorThreadsShareTheConnectionsAndTheirCounts) {
+    ServerProcess server = start(ECHO_ASIO);
+    Load load = run_load(server, {"--conns", "6", "--depth", "2", "--threads", "2"});
+    const std::string& json = load.json;
+    ASSERT_EQ(load.run.status.code, 0) << load.run.out << load.run.err;
+    EXPECT_EQ(number(json, "errors"), 0) << json;
+    EXPECT_EQ(number(json, "connections"), 6);
+    EXPECT_EQ(number(json, "served"), 6) << json;
+    EXPECT_EQ(number(json, "sent"), number(json, "echoed")) << json;
+    expect_requests_accounted_for(json);
+}
+
 TEST(EchoLoad, RateModeKeepsThePlannedRate) {
     ServerProcess server = start(ECHO_ASIO);
     Load load = run_load(server, {"--mode", "rate", "--rate", "2000", "--conns", "4"});
