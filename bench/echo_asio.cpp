@@ -23,7 +23,7 @@ using asio::ip::tcp;
 using boost::system::error_code;
 
 constexpr std::uint16_t kDefaultPort = 9010;
-constexpr std::size_t kBufferSize = 64 * 1024;  // one read can take a whole 64 KiB socket buffer
+constexpr std::size_t kBufferSize = std::size_t{64} * 1024;  // one read can take a whole 64 KiB socket buffer
 
 // One client. The pending read or write handler holds a shared_ptr to the session: the session
 // lives exactly as long as an operation on it is outstanding (Asio's own examples do the same).
@@ -118,6 +118,24 @@ tcp::acceptor adopt_listener(asio::io_context& io, cs::Fd listener) {
     return tcp::acceptor(io, protocol, listener.release());
 }
 
+// Runs until SIGINT/SIGTERM. Asio reports set-up failures (adopting the socket, registering
+// the signals) by throwing; main() turns them into the contract's one line and exit code 1.
+int serve(cs::Fd listener, const cs::Log& log) {
+    asio::io_context io(1);  // concurrency hint 1: one thread runs everything, as in our event loops
+    // SIGINT/SIGTERM arrive as an ordinary completion on the loop: no code runs in a signal handler.
+    // Registered before the listening line: a client may signal us the moment it reads that line.
+    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
+    stop_signals.async_wait([&](error_code, int) { io.stop(); });
+
+    cs::announce_listening(listener);  // clients that connect from now on wait in the backlog
+    log.info("listening on {}, one thread, Boost.Asio", cs::local_endpoint(listener.get()));
+    Server server(io, adopt_listener(io, std::move(listener)), log);
+    server.accept();
+    io.run();
+    log.info("stop signal received; exiting");
+    return cs::kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -136,18 +154,10 @@ int main(int argc, char** argv) {
     }
     // Asio sends with MSG_NOSIGNAL on Linux already; ignoring SIGPIPE says so where readers look.
     ::signal(SIGPIPE, SIG_IGN);
-
-    asio::io_context io(1);  // concurrency hint 1: one thread runs everything, as in our event loops
-    // SIGINT/SIGTERM arrive as an ordinary completion on the loop: no code runs in a signal handler.
-    // Registered before the listening line: a client may signal us the moment it reads that line.
-    asio::signal_set stop_signals(io, SIGINT, SIGTERM);
-    stop_signals.async_wait([&](error_code, int) { io.stop(); });
-
-    cs::announce_listening(listener);  // clients that connect from now on wait in the backlog
-    log.info("listening on {}, one thread, Boost.Asio", cs::local_endpoint(listener.get()));
-    Server server(io, adopt_listener(io, std::move(listener)), log);
-    server.accept();
-    io.run();
-    log.info("stop signal received; exiting");
-    return cs::kExitOk;
+    try {
+        return serve(std::move(listener), log);
+    } catch (const std::exception& error) {
+        log.info("{}; exiting", error.what());
+        return cs::kExitStartup;
+    }
 }
