@@ -142,10 +142,10 @@ void wait_until_ready(const Shared& shared, Clock::time_point deadline) {
 // Zombies are reaped asynchronously (on SIGCHLD); give the server a moment before counting.
 int settled_zombies(pid_t server) {
     auto deadline = Clock::now() + 500ms;
-    int zombies = sample_tree(server).zombies;
+    int zombies = sample_tree(server, false).zombies;
     while (zombies > 0 && Clock::now() < deadline) {
         std::this_thread::sleep_for(20ms);
-        zombies = sample_tree(server).zombies;
+        zombies = sample_tree(server, false).zombies;
     }
     return zombies;
 }
@@ -200,15 +200,16 @@ int main(int argc, char** argv) {
     double generator_start = self_cpu_seconds();
     if (!by_count) {
         std::this_thread::sleep_until(end);
-        if (report.server_sampled) report.server_end = sample_tree(options.server_pid);
+        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
         report.generator_cpu_s = self_cpu_seconds() - generator_start;
     }
+    timeline.allow_drain();
     for (auto& thread : threads) thread.join();  // the drain: last echoes, EOFs, give-ups
     // [/slide]
 
     for (auto& worker : workers) report.totals.merge(worker->tally());
     if (by_count) {
-        if (report.server_sampled) report.server_end = sample_tree(options.server_pid);
+        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
         report.generator_cpu_s = self_cpu_seconds() - generator_start;
         Clock::time_point last = std::max(report.totals.last_measured, start);
         report.window_s = std::chrono::duration<double>(last - start).count();

@@ -227,7 +227,8 @@ def goals(results: list[PointResult]) -> list[str]:
             lines.append(f"| {goal} | not measured (server not built or point skipped) | |")
             return
         value, where = found
-        text = (fmt.format(value) if value is not None else "–") + (f" at {where}" if where else "")
+        shown = "–" if value is None else ("∞" if math.isinf(value) else fmt.format(value))
+        text = shown + (f" at {where}" if where else "")
         met = ""
         if threshold is not None and value is not None:
             met = "✓" if (value >= threshold if better == "high" else value <= threshold) else "✗"

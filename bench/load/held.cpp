@@ -78,7 +78,7 @@ void Held::on_tick(Clock::time_point now) {
         socket_.close(ignored);
         return;
     }
-    if (state_ == State::kHolding && timeline.window_over(now)) {
+    if (state_ == State::kHolding && timeline.window_over(now) && timeline.drain_allowed()) {
         state_ = State::kDraining;
         error_code ignored;
         socket_.shutdown(tcp::socket::shutdown_send, ignored);

@@ -78,6 +78,7 @@ void PingPong::on_written(const error_code& error) {
 
 void PingPong::half_close_when_written() {
     if (state_ != State::kDraining || write_in_flight_ || !queued_.empty() || half_closed_) return;
+    if (!worker_.timeline().drain_allowed()) return;  // on_tick() tries again
     error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);  // our EOF: the server echoes the rest, then closes
     half_closed_ = true;
@@ -164,6 +165,7 @@ void PingPong::on_tick(Clock::time_point now) {
         return close();
     }
     if (state_ == State::kRunning && timeline.window_over(now)) begin_drain();
+    if (state_ == State::kDraining) half_close_when_written();
     if (state_ == State::kDraining && now >= timeline.end() + worker_.timeout()) give_up(now);
 }
 

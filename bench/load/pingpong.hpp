@@ -6,8 +6,9 @@
 // Open loop (rate): requests leave at planned times whatever the server does, and latency is
 // counted from the planned time: a server that stalls for 100 ms is charged 100 ms for every
 // request that should have left meanwhile (no coordinated omission).
-// End: when the window is over the connection stops sending, half-closes once its queue is
-// written, and reads until the server's EOF. An EOF while echoes are still owed is an error
+// End: when the window is over the connection stops sending; once its queue is written and the
+// main thread has sampled the server (Timeline::allow_drain) it half-closes and reads until the
+// server's EOF. An EOF while echoes are still owed is an error
 // (bytes were lost); no EOF within the timeout counts the owed requests as timed out.
 //
 // Owner: its Worker's thread.

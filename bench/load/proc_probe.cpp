@@ -4,13 +4,13 @@
 // 1,000 forked children that takes seconds, longer than the window it is meant to bracket.)
 #include "bench/load/proc_probe.hpp"
 
-#include <cctype>
 #include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 
@@ -21,6 +21,7 @@ struct StatFields {
     pid_t ppid = 0;
     char state = '?';
     long utime = 0, stime = 0, cutime = 0, cstime = 0;  // clock ticks
+    long threads = 0;
 };
 
 // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may contain spaces and ')', so the fields
@@ -33,15 +34,24 @@ bool read_stat(pid_t pid, StatFields& out) {
     if (close_paren == std::string::npos || close_paren + 2 > text.size()) return false;
     std::istringstream fields(text.substr(close_paren + 2));
     std::vector<std::string> words;
-    for (std::string word; words.size() < 15 && fields >> word;) words.push_back(word);
-    if (words.size() < 15) return false;
+    for (std::string word; words.size() < 18 && fields >> word;) words.push_back(word);
+    if (words.size() < 18) return false;
     out.state = words[0][0];
     out.ppid = static_cast<pid_t>(std::stol(words[1]));
     out.utime = std::stol(words[11]);
     out.stime = std::stol(words[12]);
     out.cutime = std::stol(words[13]);
     out.cstime = std::stol(words[14]);
+    out.threads = std::stol(words[17]);
     return true;
+}
+
+// Nanoseconds the task has run (the first field of /proc/<pid>/schedstat), or -1.
+long long runtime_ns(pid_t pid) {
+    std::ifstream file("/proc/" + std::to_string(pid) + "/schedstat");
+    long long ns = -1;
+    file >> ns;
+    return file ? ns : -1;
 }
 
 std::unordered_map<pid_t, StatFields> every_process() {
@@ -69,7 +79,7 @@ long kib_field(const std::string& path, const std::string& field) {
 
 }  // namespace
 
-TreeSample sample_tree(pid_t root) {
+TreeSample sample_tree(pid_t root, bool with_memory) {
     TreeSample sample;
     std::unordered_map<pid_t, StatFields> all = every_process();
     std::unordered_multimap<pid_t, pid_t> children;
@@ -85,19 +95,42 @@ TreeSample sample_tree(pid_t root) {
         for (auto it = first; it != last; ++it) frontier.push_back(it->second);
         const StatFields& stat = all.at(pid);
         // A zombie still shows its own CPU times; they move into its parent's cutime when reaped.
-        sample.user_s += static_cast<double>(stat.utime + stat.cutime) / tick;
-        sample.system_s += static_cast<double>(stat.stime + stat.cstime) / tick;
+        double own_ticks = static_cast<double>(stat.utime + stat.stime) / tick;
+        double children_ticks = static_cast<double>(stat.cutime + stat.cstime) / tick;
+        long long exact_ns = stat.threads == 1 ? runtime_ns(pid) : -1;  // a zombie's too
+        sample.cpu_s += (exact_ns >= 0 ? static_cast<double>(exact_ns) / 1e9 : own_ticks) + children_ticks;
+        sample.user_tick_s += static_cast<double>(stat.utime + stat.cutime) / tick;
+        sample.system_tick_s += static_cast<double>(stat.stime + stat.cstime) / tick;
         if (pid == root) sample.alive = stat.state != 'Z';
         if (stat.state == 'Z') {
             ++sample.zombies;
             continue;
         }
         ++sample.processes;
+        if (!with_memory) continue;
         std::string dir = "/proc/" + std::to_string(pid);
         sample.rss_kib += kib_field(dir + "/status", "VmRSS");
         sample.pss_kib += kib_field(dir + "/smaps_rollup", "Pss");
     }
     return sample;
+}
+
+CpuUse cpu_between(const TreeSample& start, const TreeSample& end) {
+    constexpr double kEnoughTicks = 0.1;  // 10 ticks: below that the ratio is mostly rounding
+    CpuUse use;
+    use.total_s = end.cpu_s - start.cpu_s;
+    double user = end.user_tick_s - start.user_tick_s;
+    double system = end.system_tick_s - start.system_tick_s;
+    if (user + system < kEnoughTicks) {  // fall back on the whole run's ratio
+        user = end.user_tick_s;
+        system = end.system_tick_s;
+    }
+    if (user + system >= kEnoughTicks) {
+        use.split_known = true;
+        use.user_s = use.total_s * user / (user + system);
+        use.system_s = use.total_s - use.user_s;
+    }
+    return use;
 }
 
 double self_cpu_seconds() {

@@ -104,14 +104,16 @@ std::string format_table(const RunReport& r) {
         out += fmt::format("  served       {} of {} connections got echoes inside the window\n", t.served, clients);
     }
     if (r.server_sampled) {
-        double user = r.server_end.user_s - r.server_start.user_s;
-        double system = r.server_end.system_s - r.server_start.system_s;
-        out +=
-            fmt::format("  server CPU   user {:.2f} us, system {:.2f} us per {}; {:.0f} % of a core ({} process{})\n",
-                        per_request_us(user, t.requests), per_request_us(system, t.requests),
-                        o.mode == Mode::kChurn ? "connection" : "request",
-                        r.window_s > 0 ? (user + system) / r.window_s * 100 : 0.0, r.server_start.processes,
-                        r.server_start.processes == 1 ? "" : "es");
+        CpuUse cpu = cpu_between(r.server_start, r.server_end);
+        const char* unit = o.mode == Mode::kChurn ? "connection" : "request";
+        std::string split = cpu.split_known
+                                ? fmt::format(" (user {:.2f}, system {:.2f})", per_request_us(cpu.user_s, t.requests),
+                                              per_request_us(cpu.system_s, t.requests))
+                                : "";
+        out += fmt::format("  server CPU   {:.2f} us per {}{}; {:.0f} % of a core ({} process{})\n",
+                           per_request_us(cpu.total_s, t.requests), unit, split,
+                           r.window_s > 0 ? cpu.total_s / r.window_s * 100 : 0.0, r.server_start.processes,
+                           r.server_start.processes == 1 ? "" : "es");
         out +=
             fmt::format("  server mem   RSS {} KiB, PSS {} KiB", grouped(static_cast<double>(r.server_start.rss_kib)),
                         grouped(static_cast<double>(r.server_start.pss_kib)));
@@ -154,15 +156,16 @@ std::string format_json(const RunReport& r) {
                        measured(us(h.percentile(50))), measured(us(h.percentile(90))), measured(us(h.percentile(99))),
                        measured(us(h.percentile(99.9))), measured(us(h.max())), measured(h.mean() / 1000.0));
     if (r.server_sampled) {
-        double user = r.server_end.user_s - r.server_start.user_s;
-        double system = r.server_end.system_s - r.server_start.system_s;
+        CpuUse cpu = cpu_between(r.server_start, r.server_end);
+        double user = cpu.split_known ? cpu.user_s : nan;
+        double system = cpu.split_known ? cpu.system_s : nan;
         int held = held_connections(o);
         out += fmt::format(
-            "\"server_user_s\":{},\"server_system_s\":{},\"server_user_us_per_req\":{},"
+            "\"server_cpu_s\":{},\"server_user_s\":{},\"server_system_s\":{},\"server_user_us_per_req\":{},"
             "\"server_system_us_per_req\":{},\"server_cpu_us_per_req\":{},\"server_cpu_pct\":{},",
-            num(user), num(system), measured(per_request_us(user, t.requests)),
-            measured(per_request_us(system, t.requests)), measured(per_request_us(user + system, t.requests)),
-            num(r.window_s > 0 ? (user + system) / r.window_s * 100 : nan));
+            num(cpu.total_s), num(user), num(system), measured(per_request_us(user, t.requests)),
+            measured(per_request_us(system, t.requests)), measured(per_request_us(cpu.total_s, t.requests)),
+            num(r.window_s > 0 ? cpu.total_s / r.window_s * 100 : nan));
         out += fmt::format(
             "\"server_processes\":{},\"server_rss_kib\":{},\"server_pss_kib\":{},\"server_rss_kib_before\":{},"
             "\"server_pss_kib_before\":{},\"server_rss_per_conn_kib\":{},\"server_pss_per_conn_kib\":{},"

@@ -69,10 +69,17 @@ public:
         start_.store(start.time_since_epoch().count());
     }
 
+    // After the window, connections stop sending but keep the connection open until the main
+    // thread has sampled the server: a half-close would make 02's children exit (and their CPU
+    // move elsewhere) while it is still counting them.
+    void allow_drain() noexcept { drain_allowed_.store(true); }
+    bool drain_allowed() const noexcept { return drain_allowed_.load(); }
+
 private:
     static constexpr Clock::rep kNever = Clock::duration::max().count();
     std::atomic<Clock::rep> start_{kNever};
     std::atomic<Clock::rep> end_{kNever};
+    std::atomic<bool> drain_allowed_{false};
     Clock::time_point connect_deadline_;
 };
 
