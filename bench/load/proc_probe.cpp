@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -46,12 +47,34 @@ bool read_stat(pid_t pid, StatFields& out) {
     return true;
 }
 
-// Nanoseconds the task has run (the first field of /proc/<pid>/schedstat), or -1.
-long long runtime_ns(pid_t pid) {
-    std::ifstream file("/proc/" + std::to_string(pid) + "/schedstat");
+// Nanoseconds a task (thread) has run: the first field of its schedstat file; -1 if gone.
+long long runtime_ns(const std::string& schedstat_path) {
+    std::ifstream file(schedstat_path);
     long long ns = -1;
     file >> ns;
     return file ? ns : -1;
+}
+
+// CPU seconds of one process, its own threads only. /proc/<pid>/stat is exact to a tick and
+// includes threads that have exited; the sum of the live threads' schedstat is exact to the
+// nanosecond but misses exited threads. The larger of the two is off by at most one tick, and
+// exact for a process whose threads are all alive (a single-threaded one, a zombie).
+double own_cpu_s(pid_t pid, const StatFields& stat, double tick) {
+    double ticks = static_cast<double>(stat.utime + stat.stime) / tick;
+    std::string dir = "/proc/" + std::to_string(pid);
+    if (stat.threads <= 1) {
+        long long ns = runtime_ns(dir + "/schedstat");
+        return ns >= 0 ? std::max(ticks, static_cast<double>(ns) / 1e9) : ticks;
+    }
+    long long total = 0;
+    if (DIR* tasks = ::opendir((dir + "/task").c_str())) {
+        while (dirent* entry = ::readdir(tasks)) {
+            if (entry->d_name[0] == '.') continue;
+            total += std::max(0LL, runtime_ns(dir + "/task/" + entry->d_name + "/schedstat"));
+        }
+        ::closedir(tasks);
+    }
+    return std::max(ticks, static_cast<double>(total) / 1e9);
 }
 
 std::unordered_map<pid_t, StatFields> every_process() {
@@ -95,10 +118,8 @@ TreeSample sample_tree(pid_t root, bool with_memory) {
         for (auto it = first; it != last; ++it) frontier.push_back(it->second);
         const StatFields& stat = all.at(pid);
         // A zombie still shows its own CPU times; they move into its parent's cutime when reaped.
-        double own_ticks = static_cast<double>(stat.utime + stat.stime) / tick;
         double children_ticks = static_cast<double>(stat.cutime + stat.cstime) / tick;
-        long long exact_ns = stat.threads == 1 ? runtime_ns(pid) : -1;  // a zombie's too
-        sample.cpu_s += (exact_ns >= 0 ? static_cast<double>(exact_ns) / 1e9 : own_ticks) + children_ticks;
+        sample.cpu_s += own_cpu_s(pid, stat, tick) + children_ticks;
         sample.user_tick_s += static_cast<double>(stat.utime + stat.cutime) / tick;
         sample.system_tick_s += static_cast<double>(stat.stime + stat.cstime) / tick;
         if (pid == root) sample.alive = stat.state != 'Z';

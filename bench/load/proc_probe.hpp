@@ -4,9 +4,9 @@
 // over the live tree plus what the tree has already reaped (cutime/cstime of each process):
 // otherwise the work of every exited per-client child would vanish from the bill.
 // CPU time in /proc/<pid>/stat comes in 10 ms clock ticks, truncated per process: 1,000
-// children that each used 3 ms would add up to 0. So the total is taken, where it can be, from
-// /proc/<pid>/schedstat (nanoseconds; exact for a single-threaded process), and the ticks only
-// say how that total splits into user and system time.
+// children that each used 3 ms would add up to 0. So each process's total also comes from its
+// threads' schedstat files (nanoseconds), and the ticks only say how the total splits into
+// user and system time.
 // Memory is given two ways: RSS summed over the tree counts shared pages (libc, copy-on-write
 // pages of a fork) once per process; PSS divides each shared page among the processes that
 // map it, so the PSS sum is the fair "memory this tree uses".
