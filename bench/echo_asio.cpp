@@ -10,11 +10,11 @@
 #include "common/log.hpp"
 #include "common/net.hpp"
 
-#include <sys/socket.h>
 #include <array>
 #include <boost/asio.hpp>
 #include <csignal>
 #include <memory>
+#include <sys/socket.h>
 
 namespace {
 

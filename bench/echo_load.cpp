@@ -12,14 +12,14 @@
 #include "bench/load/report.hpp"
 #include "bench/load/run.hpp"
 
-#include <fmt/format.h>
-#include <sys/resource.h>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
+#include <fmt/format.h>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <sys/resource.h>
 #include <thread>
 
 namespace {
@@ -31,9 +31,9 @@ constexpr int kExitOk = 0;
 constexpr int kExitErrors = 1;  // the server's echo was wrong, or it could not be reached
 constexpr int kExitUsage = 2;
 
-std::optional<int> parse(int argc, char** argv, LoadOptions& o) {
-    CLI::App app("Load generator for echo servers: every echoed byte is checked.", "echo-load");
-    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later --duration wins
+// Every option; later ones win (the driver appends to a point's arguments).
+void add_options(CLI::App& app, LoadOptions& o, bool& json_only) {
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::map<std::string, Mode> modes{
         {"pingpong", Mode::kPingPong}, {"rate", Mode::kRate}, {"churn", Mode::kChurn}, {"idle", Mode::kIdle}};
     app.add_option("--host", o.host, "Server address (numeric)")->capture_default_str();
@@ -73,14 +73,23 @@ std::optional<int> parse(int argc, char** argv, LoadOptions& o) {
         ->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Sample this server process tree's CPU and memory from /proc");
     app.add_flag("--json", o.json, "Print one JSON line after the table");
-    bool json_only = false;
     app.add_flag("--json-only", json_only, "Print only the JSON line");
+}
+
+// What CLI11's per-option checks cannot see: combinations.
+void check_combinations(const LoadOptions& o) {
+    if (o.mode == Mode::kRate && o.rate <= 0) throw CLI::ValidationError("--rate", "rate mode needs --rate R");
+    if (o.mode != Mode::kIdle && o.conns < 1) throw CLI::ValidationError("--conns", "needs at least one connection");
+    if (o.mode == Mode::kIdle && o.conns + o.active < 1) throw CLI::ValidationError("--conns", "nothing to hold");
+}
+
+std::optional<int> parse(int argc, char** argv, LoadOptions& o) {
+    CLI::App app("Load generator for echo servers: every echoed byte is checked.", "echo-load");
+    bool json_only = false;
+    add_options(app, o, json_only);
     try {
         app.parse(argc, argv);
-        if (o.mode == Mode::kRate && o.rate <= 0) throw CLI::ValidationError("--rate", "rate mode needs --rate R");
-        if (o.mode != Mode::kIdle && o.conns < 1)
-            throw CLI::ValidationError("--conns", "needs at least one connection");
-        if (o.mode == Mode::kIdle && o.conns + o.active < 1) throw CLI::ValidationError("--conns", "nothing to hold");
+        check_combinations(o);
     } catch (const CLI::CallForHelp&) {
         std::cout << app.help() << std::flush;
         return kExitOk;

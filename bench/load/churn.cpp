@@ -1,8 +1,8 @@
 // bench/load/churn.cpp — connect, send, half-close, read to EOF, close; again.
 #include "bench/load/churn.hpp"
 
-#include <fmt/format.h>
 #include <array>
+#include <fmt/format.h>
 
 namespace cs::bench {
 

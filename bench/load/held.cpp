@@ -1,8 +1,8 @@
 // bench/load/held.cpp — connect, one echo, then silence until the window is over.
 #include "bench/load/held.hpp"
 
-#include <fmt/format.h>
 #include <array>
+#include <fmt/format.h>
 
 namespace cs::bench {
 

@@ -1,9 +1,9 @@
 // bench/load/pattern.cpp — building the pattern, cutting messages from it, comparing echoes.
 #include "bench/load/pattern.hpp"
 
-#include <fmt/format.h>
 #include <algorithm>
 #include <cstring>
+#include <fmt/format.h>
 
 namespace cs::bench {
 namespace {

@@ -4,14 +4,14 @@
 // 1,000 forked children that takes seconds, longer than the window it is meant to bracket.)
 #include "bench/load/proc_probe.hpp"
 
-#include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <algorithm>
 #include <cctype>
+#include <dirent.h>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <unordered_map>
 #include <vector>
 

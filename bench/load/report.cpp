@@ -1,8 +1,8 @@
 // bench/load/report.cpp — formatting: thousands separators for people, plain numbers for JSON.
 #include "bench/load/report.hpp"
 
-#include <fmt/format.h>
 #include <cmath>
+#include <fmt/format.h>
 
 namespace cs::bench {
 namespace {

@@ -9,13 +9,13 @@
 #include "bench/load/histogram.hpp"
 #include "bench/load/pattern.hpp"
 
-#include <sys/types.h>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <sys/types.h>
 #include <vector>
 
 namespace cs::bench {

@@ -10,10 +10,10 @@
 #include "common/net.hpp"
 #include "common/rio.hpp"
 
-#include <sys/socket.h>
-#include <unistd.h>
 #include <csignal>
 #include <map>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <vector>
 
 namespace {

@@ -2,9 +2,12 @@
 // high elsewhere, never low, and mergeable.
 #include "bench/load/histogram.hpp"
 
-#include <gtest/gtest.h>
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <random>
+#include <vector>
 
 namespace cs::bench {
 namespace {

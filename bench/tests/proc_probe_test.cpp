@@ -2,12 +2,12 @@
 // ticks lose: many children that each ran less than a tick, alive, as zombies, and reaped.
 #include "bench/load/proc_probe.hpp"
 
-#include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <chrono>
 #include <ctime>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace cs::bench {
