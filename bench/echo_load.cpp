@@ -163,9 +163,8 @@ Clock::duration seconds(double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The whole run; main() only turns an unexpected exception (no memory, no thread) into exit 1.
+int run(int argc, char** argv) {
     LoadOptions options;
     if (auto exit_code = parse(argc, argv, options)) return *exit_code;
     ::signal(SIGPIPE, SIG_IGN);  // a server that dies mid-run must show up as errors, not kill us
@@ -231,4 +230,15 @@ int main(int argc, char** argv) {
     if (options.json) std::fputs((format_json(report) + "\n").c_str(), stdout);
     std::fflush(stdout);
     return report.valid() ? kExitOk : kExitErrors;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& error) {
+        std::fprintf(stderr, "echo-load: %s\n", error.what());
+        return kExitErrors;
+    }
 }
