@@ -16,7 +16,7 @@ from benchstats import RatioSummary, median, slowdown, spread, summarize_ratios
 from matrix import M, REFERENCE, VARIANTS, Experiment, Metric, Point
 from runner import RunResult
 
-SUMMARY_KEYS = ["rps", "mbps", "p50_us", "p99_us", "p999_us", "max_us", "server_user_us_per_req",
+SUMMARY_KEYS = ["rps", "mbps", "p50_us", "p99_us", "p999_us", "max_us", "send_lag_p99_us", "server_user_us_per_req",
                 "server_system_us_per_req", "server_cpu_us_per_req", "server_cpu_pct", "server_pss_per_conn_kib",
                 "server_rss_per_conn_kib", "server_pss_kib", "server_rss_kib", "served", "generator_cpu_pct",
                 "server_zombies", "timed_out"]
@@ -298,20 +298,24 @@ def markdown(meta: dict, results: list[PointResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def demo_table(result: PointResult) -> str:
-    """The table an instructor shows: plain text, aligned, one line per lesson."""
+def demo_table(results: list[PointResult]) -> str:
+    """The table an instructor shows: plain text, aligned, one line per lesson. Served and
+    requests/s come from the capacity point (closed loop), p99 from the latency point (open loop)."""
+    capacity, latency = results[0], results[-1]
     rps, p99 = M["rps"], M["p99"]
-    header = ["lesson", "served at once", "requests/s", "× asio", "p99 µs", "× asio", "errors", "gen CPU"]
+    header = ["lesson", "served at once", "requests/s", "× asio", f"p99 µs at {latency.point.params.get('rate', 0):,}/s",
+              "× asio", "errors", "gen CPU"]
     body = []
-    for row in result.rows:
+    for row in capacity.rows:
         name = "echo-asio (reference)" if row.variant == REFERENCE.key else row.lesson
-        if row.status != "ok":
-            body.append([name, status_text(row).replace("**", "")])
+        slow = latency.row(row.variant) or row
+        if row.status != "ok" or slow.status != "ok":
+            body.append([name, status_text(row if row.status != "ok" else slow).replace("**", "")])
             continue
-        errors = row.timeouts + sum(int(run.load.get("errors", 0)) for run in row.runs if run.load)
-        body.append([name, _served(row, result.point), number(row.value("rps"), 0), ratio_text(row, rps),
-                     number(row.value("p99_us"), 1), ratio_text(row, p99), str(errors),
-                     f"{number(row.value('generator_cpu_pct'), 0)} %"])
+        errors = sum(r.timeouts + sum(int(run.load.get("errors", 0)) for run in r.runs if run.load) for r in (row, slow))
+        gen = max(row.value("generator_cpu_pct") or 0, slow.value("generator_cpu_pct") or 0)
+        body.append([name, _served(row, capacity.point), number(row.value("rps"), 0), ratio_text(row, rps),
+                     number(slow.value("p99_us"), 1), ratio_text(slow, p99), str(errors), f"{gen:.0f} %"])
     widths = [max([len(header[i])] + [len(r[i]) for r in body if len(r) > 2]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
@@ -319,4 +323,7 @@ def demo_table(result: PointResult) -> str:
             return f"{cells[0]:<{widths[0]}}  {cells[1]}"
         return "  ".join(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]) for i, c in enumerate(cells))
 
-    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in body]) + "\n"
+    lags = [row.value("send_lag_p99_us") for row in latency.rows if row.status == "ok" and row.value("send_lag_p99_us")]
+    note = (f"p99 includes the generator's own lateness (plan to send), p99 up to {max(lags):,.0f} µs here\n"
+            if lags else "")
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in body]) + "\n" + note

@@ -47,14 +47,19 @@ class Rows(unittest.TestCase):
         table = "\n".join(markdown_point(summarize_point(self.experiment, self.point, [asio, iterative])))
         self.assertIn("cannot: serves one client at a time", table)
 
-    def test_demo_table_shows_served_and_ratio(self):
+    def test_demo_table_takes_capacity_and_latency_from_their_points(self):
         experiment = build(PROFILES["demo"])[0]
-        point = experiment.points[0]
-        asio = Row("asio", runs=[run("asio", r, 100.0, served=50) for r in range(3)])
-        iterative = Row("iterative", runs=[run("iterative", r, 90.0, served=1) for r in range(3)])
-        text = demo_table(summarize_point(experiment, point, [asio, iterative]))
+        capacity_point, latency_point = experiment.points
+        capacity = summarize_point(experiment, capacity_point, [
+            Row("asio", runs=[run("asio", r, 100.0, served=50) for r in range(3)]),
+            Row("iterative", runs=[run("iterative", r, 90.0, served=1) for r in range(3)])])
+        latency = summarize_point(experiment, latency_point, [
+            Row("asio", runs=[run("asio", r, 5000.0, p99_us=200.0) for r in range(3)]),
+            Row("iterative", runs=[run("iterative", r, 100.0, p99_us=900000.0) for r in range(3)])])
+        text = demo_table([capacity, latency])
         self.assertIn("1 of 50", text)
-        self.assertIn("0.90×", text)
+        self.assertIn("0.90×", text)      # requests/s from the capacity point
+        self.assertIn("4500.00×", text)   # p99 from the latency point
 
     def test_prefork_spread_is_max_over_min_of_accepts(self):
         workers = [{"worker": 1, "accepts": 300, "wakeups": 300}, {"worker": 2, "accepts": 200, "wakeups": 260}]

@@ -90,6 +90,11 @@ void PingPong::pace() {
     while (next_planned_ <= now) {
         if (worker_.timeline().window_over(next_planned_)) return begin_drain();
         send_request(next_planned_);  // latency will be measured from the plan, not from now
+        // The generator's own lateness is in that latency too; reported apart so it can be judged.
+        if (worker_.timeline().in_window(next_planned_)) {
+            worker_.tally().send_lag.record(
+                static_cast<std::uint64_t>(nanoseconds_between(next_planned_, now).count()));
+        }
         next_planned_ += interval_;
     }
     flush();
@@ -145,9 +150,25 @@ void PingPong::begin_drain() {
     if (state_ != State::kRunning) return;
     state_ = State::kDraining;
     pacer_.cancel();
+    if (paced_) charge_the_waiting();
     flush();
     half_close_when_written();  // now, or when the write in flight completes
 }
+
+// [slide:no-coordinated-omission]
+// Open loop: a request still unanswered when the window closes has waited at least this long.
+// Recorded now, so a server that never answers some clients (01 with 50 of them) cannot keep
+// their wait out of the percentiles. (Their echoes, if they come later, are not recorded again.)
+void PingPong::charge_the_waiting() {
+    Tally& tally = worker_.tally();
+    Clock::time_point end = worker_.timeline().end();
+    for (Clock::time_point origin : origins_) {
+        if (origin >= end) continue;
+        tally.latency.record(static_cast<std::uint64_t>(nanoseconds_between(origin, end).count()));
+        ++tally.censored;
+    }
+}
+// [/slide]
 
 void PingPong::on_eof() {
     if (state_ != State::kDraining || !origins_.empty()) {

@@ -5,7 +5,8 @@
 // pipeline costs the generator one send() per wake-up, not one per request.
 // Open loop (rate): requests leave at planned times whatever the server does, and latency is
 // counted from the planned time: a server that stalls for 100 ms is charged 100 ms for every
-// request that should have left meanwhile (no coordinated omission).
+// request that should have left meanwhile (no coordinated omission), and a request still
+// unanswered when the window closes is charged its age at that moment.
 // End: when the window is over the connection stops sending; once its queue is written and the
 // main thread has sampled the server (Timeline::allow_drain) it half-closes and reads until the
 // server's EOF. An EOF while echoes are still owed is an error
@@ -41,6 +42,7 @@ private:
     void on_readable();
     void complete(std::uint64_t count, Clock::time_point now);
     void begin_drain();
+    void charge_the_waiting();
     void on_eof();
     void give_up(Clock::time_point now);
     void fail(std::string what);

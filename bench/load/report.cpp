@@ -99,6 +99,18 @@ std::string format_table(const RunReport& r) {
     out += fmt::format("  latency us   p50 {:.1f}  p90 {:.1f}  p99 {:.1f}  p99.9 {:.1f}  max {:.1f}\n",
                        us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
                        us(h.max()));
+    if (t.censored > 0) {
+        out += fmt::format(
+            "               ({} of these requests were still waiting when the window closed: "
+            "counted at their age then)\n",
+            grouped(static_cast<double>(t.censored)));
+    }
+    if (o.mode == Mode::kRate) {
+        const Histogram& lag = t.send_lag;
+        out += fmt::format(
+            "  send lag us  p50 {:.1f}  p99 {:.1f}  max {:.1f}  (plan to send: the generator's part of it)\n",
+            us(lag.percentile(50)), us(lag.percentile(99)), us(lag.max()));
+    }
     if (o.mode != Mode::kChurn) {
         int clients = o.mode == Mode::kIdle ? o.active : o.conns;
         out += fmt::format("  served       {} of {} connections got echoes inside the window\n", t.served, clients);
@@ -149,12 +161,16 @@ std::string format_json(const RunReport& r) {
                        ok ? "true" : "false");
     out += fmt::format("\"sent\":{},\"echoed\":{},\"timed_out\":{},\"lost\":{},\"errors\":{},\"connect_timeouts\":{},",
                        t.sent, t.echoed, t.timed_out, t.lost, t.errors, t.connect_timeouts);
-    out += fmt::format("\"requests\":{},\"served\":{},\"connections\":{},\"latency_count\":{},", t.requests, t.served,
-                       t.connections, h.count());
+    out += fmt::format("\"requests\":{},\"censored\":{},\"served\":{},\"connections\":{},\"latency_count\":{},",
+                       t.requests, t.censored, t.served, t.connections, h.count());
     out += fmt::format("\"rps\":{},\"mbps\":{},", measured(rps), measured(rps * static_cast<double>(o.size) / 1e6));
     out += fmt::format("\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"mean_us\":{},",
                        measured(us(h.percentile(50))), measured(us(h.percentile(90))), measured(us(h.percentile(99))),
                        measured(us(h.percentile(99.9))), measured(us(h.max())), measured(h.mean() / 1000.0));
+    if (o.mode == Mode::kRate) {
+        out += fmt::format("\"send_lag_p50_us\":{},\"send_lag_p99_us\":{},", num(us(t.send_lag.percentile(50))),
+                           num(us(t.send_lag.percentile(99))));
+    }
     if (r.server_sampled) {
         CpuUse cpu = cpu_between(r.server_start, r.server_end);
         double user = cpu.split_known ? cpu.user_s : nan;

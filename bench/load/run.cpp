@@ -22,9 +22,11 @@ void Tally::merge(const Tally& other) {
     errors += other.errors;
     connect_timeouts += other.connect_timeouts;
     requests += other.requests;
+    censored += other.censored;
     served += other.served;
     connections += other.connections;
     latency.merge(other.latency);
+    send_lag.merge(other.send_lag);
     last_measured = std::max(last_measured, other.last_measured);
     if (first_error.empty()) first_error = other.first_error;
 }

@@ -91,10 +91,13 @@ struct Tally {
     std::uint64_t lost = 0;              // requests outstanding on a connection that failed
     std::uint64_t errors = 0;            // connections that failed (wrong bytes, early close, reset...)
     std::uint64_t connect_timeouts = 0;  // connections never established in time
-    std::uint64_t requests = 0;          // echoes inside the measured window (= latency.count())
+    std::uint64_t requests = 0;          // echoes inside the measured window
+    std::uint64_t censored = 0;          // rate mode: requests still unanswered when the window closed,
+                                         // recorded at their age then (latency.count() = requests + censored)
     std::uint64_t served = 0;            // connections with at least one echo inside the window
     std::uint64_t connections = 0;       // connections established
     Histogram latency;                   // nanoseconds, of the requests inside the window
+    Histogram send_lag;                  // rate mode: how late the generator sent after the plan (ns)
     Clock::time_point last_measured{};   // churn --count: the window closes at the last echo
     std::string first_error;
 
