@@ -74,12 +74,14 @@ def _versus_connections(out_dir: Path, ping: list[PointResult], key: str, label:
         lines += [" ".join([str(r.point.params["conns"])] + [_column(_value(r, v, key)) for v in variants])
                   for r in points]
         blocks.append("\n".join(lines))
-        panels.append(("" if index == 0 else "unset key\n") + f"set title '{size} B, depth {depth}'\n"
+        shown = f"{size} B" if size < 1024 else f"{size // 1024} KiB"
+        panels.append(("" if index == 0 else "unset key\n") + f"set title '{shown}, depth {depth}'\n"
                       f"plot for [i=2:{len(variants) + 1}] '{out_dir / (name + '.dat')}' index {index} "
                       "using 1:i with linespoints title columnheader(i)")
     rows = [row for r in ping for row in r.rows]
     layout = f"{(len(combos) + 1) // 2},{min(2, len(combos))}"
-    body = (f"set logscale x\nset logscale y\nset xlabel 'connections'\nset ylabel '{label}'\nset key top left\n"
+    body = (f"set logscale x\nset logscale y\nset xlabel 'connections'\nset ylabel '{label}'\n"
+            "set key inside bottom right samplen 2 font ',8'\n"
             f"set multiplot layout {layout} title \"{label} vs connections ({_generator_note(rows)})\"\n"
             + "\n".join(panels) + "\nunset multiplot")
     return _render(out_dir, name, "\n\n\n".join(blocks) + "\n", body, "", "")
