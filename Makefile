@@ -1,5 +1,5 @@
 # Makefile — a thin wrapper over the CMake presets, so a student types two commands:
-#   make demo    install what is missing, build, run every lesson under the same load
+#   make demo    install what is missing, build, run every lesson under the same load (about a minute)
 #   make test    install what is missing, build, run every test (ctest)
 # Everything here is also reachable with plain CMake (see README.md).
 
@@ -13,12 +13,14 @@ LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
 lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo run grade asan tsan slides clean help
+.PHONY: all deps configure build test demo tour bench run grade asan tsan slides clean help
 
 all: build
 
 help:
-	@echo "make demo                      build and run every lesson under the same load (one table)"
+	@echo "make demo                      every lesson under the same load vs echo-asio, one table (~1 min)"
+	@echo "make tour                      the 5-second version: clients served at once, wall time, errors"
+	@echo "make bench [QUICK=1]           the full matrix vs echo-asio (~35 min; QUICK=1: ~1 min): build/bench/"
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
 	@echo "make grade LESSON=01-iterative SERVER=path/to/binary   grade a binary (default: the reference)"
@@ -39,7 +41,13 @@ test: build
 	@ctest --preset $(PRESET)
 
 demo: build
+	@scripts/bench --build-dir $(BUILD_DIR) --demo
+
+tour: build
 	@scripts/demo
+
+bench: build
+	@scripts/bench --build-dir $(BUILD_DIR) $(if $(QUICK),--quick)
 
 run: build
 	@test -n "$(call lesson_binary,$(LESSON))" || { echo "unknown LESSON=$(LESSON); one of: $(foreach l,$(LESSON_BINARIES),$(firstword $(subst :, ,$(l))))"; exit 2; }
