@@ -1,4 +1,4 @@
-// tools/echo_demo.cpp — the `make demo` tour: every lesson under the same small load, one table.
+// tools/echo_demo.cpp — the `make tour` table: every lesson under the same small load, one table.
 //
 // For each server binary given as NAME=PATH it starts the server on an ephemeral port, lets
 // --clients clients connect at the same moment, and has each send --lines lines, one at a
