@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
                         kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);
     bool no_reap = false;
-    cli.app().add_flag("--no-reap", no_reap, "Experiment: never reap children, so each one that ends stays a zombie");
+    cli.add_flag("--no-reap", no_reap, "Experiment: never reap children, so each one that ends stays a zombie");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("02-process");

@@ -107,9 +107,8 @@ int main(int argc, char** argv) {
     cs::CommandLine cli("echo-thread", "Echo server with one thread per client (lesson 03).", kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);
     int stack_kib = 0;
-    cli.app()
-        .add_option("--stack-kib", stack_kib, "Stack size of each client thread in KiB (default: RLIMIT_STACK, usually 8192)")
-        ->check(CLI::Range(64, 1024 * 1024));
+    cli.add_int("--stack-kib", stack_kib,
+                "Stack size of each client thread in KiB (not given: RLIMIT_STACK, usually 8192)", 64, 1024 * 1024);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("03-thread");

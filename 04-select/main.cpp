@@ -147,10 +147,7 @@ int main(int argc, char** argv) {
                         kDefaultPort);
     cli.add_max_conns(FD_SETSIZE);
     std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
-    cli.app()
-        .add_option("--out-cap", out_cap, "Pending echo bytes per client before we stop reading from it")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    cli.add_size("--out-cap", out_cap, "Pending echo bytes per client before we stop reading from it");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("04-select");

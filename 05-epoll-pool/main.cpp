@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <thread>
+#include <utility>
 
 namespace epoll_lesson {
 
@@ -137,15 +138,9 @@ int main(int argc, char** argv) {
     cli.add_max_conns(10'000);
     epoll_lesson::LoopOptions loop_options;
     int threads = 1;
-    cli.app()
-        .add_option("--threads", threads, "Event loops, one per thread, each with its own epoll and listener")
-        ->check(CLI::Range(1, 64))
-        ->capture_default_str();
-    cli.app().add_flag("--edge", loop_options.edge, "Edge-triggered epoll (EPOLLET) instead of level-triggered");
-    cli.app()
-        .add_option("--out-cap", loop_options.out_cap, "Pending echo bytes per client before we stop reading from it")
-        ->check(CLI::PositiveNumber)
-        ->capture_default_str();
+    cli.add_int("--threads", threads, "Event loops, one per thread, each with its own epoll and listener", 1, 64);
+    cli.add_flag("--edge", loop_options.edge, "Edge-triggered epoll (EPOLLET) instead of level-triggered");
+    cli.add_size("--out-cap", loop_options.out_cap, "Pending echo bytes per client before we stop reading from it");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     loop_options.max_conns = options.max_conns;

@@ -1,6 +1,7 @@
 // 06-prefork/options.cpp — --workers, --share, --accept-lock, --grace with CLI11.
 #include "options.hpp"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <map>
 #include <thread>

@@ -1,26 +1,41 @@
 // common/cli.cpp — shared option parsing with CLI11, mapped onto the contract's exit codes.
 #include "common/cli.hpp"
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <iostream>
 
 namespace cs {
 
 CommandLine::CommandLine(std::string program, std::string description, std::uint16_t default_port)
-    : program_(std::move(program)), app_(std::move(description), program_) {
+    : program_(std::move(program)), app_(std::make_unique<CLI::App>(std::move(description), program_)) {
     options_.port = default_port;
     port_ = default_port;
-    app_.add_option("--host", options_.host, "Address to listen on (0.0.0.0 or :: for every interface)")
+    app_->add_option("--host", options_.host, "Address to listen on (0.0.0.0 or :: for every interface)")
         ->capture_default_str();
-    app_.add_option("--port", port_, "TCP port; 0 lets the kernel choose a free one")
+    app_->add_option("--port", port_, "TCP port; 0 lets the kernel choose a free one")
         ->check(CLI::Range(0, 65535))
         ->capture_default_str();
-    app_.add_flag("--quiet", options_.quiet, "No per-connection log lines");
+    app_->add_flag("--quiet", options_.quiet, "No per-connection log lines");
+}
+
+CommandLine::~CommandLine() = default;
+
+void CommandLine::add_flag(const std::string& name, bool& value, const std::string& help) {
+    app_->add_flag(name, value, help);
+}
+
+void CommandLine::add_int(const std::string& name, int& value, const std::string& help, int min, int max) {
+    app_->add_option(name, value, help)->check(CLI::Range(min, max))->capture_default_str();
+}
+
+void CommandLine::add_size(const std::string& name, std::size_t& value, const std::string& help) {
+    app_->add_option(name, value, help)->check(CLI::PositiveNumber)->capture_default_str();
 }
 
 void CommandLine::add_max_conns(int default_value) {
     options_.max_conns = default_value;
-    app_.add_option("--max-conns", options_.max_conns,
+    app_->add_option("--max-conns", options_.max_conns,
                     "Connections served at once; over it, new connections are closed")
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();
@@ -28,12 +43,12 @@ void CommandLine::add_max_conns(int default_value) {
 
 std::optional<int> CommandLine::parse(int argc, char** argv) {
     try {
-        app_.parse(argc, argv);
+        app_->parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        std::cout << app_.help() << std::flush;
+        std::cout << app_->help() << std::flush;
         return kExitOk;
     } catch (const CLI::ParseError& error) {
-        std::cerr << fmt::format("{}: {}\n", program_, error.what()) << app_.help() << std::flush;
+        std::cerr << fmt::format("{}: {}\n", program_, error.what()) << app_->help() << std::flush;
         return kExitUsage;
     }
     options_.port = static_cast<std::uint16_t>(port_);

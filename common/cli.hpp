@@ -5,15 +5,24 @@
 //   --port N      default 9000 + lesson number; 0 asks the kernel for a free port
 //   --quiet       no per-connection log lines
 //   --help        usage on stdout, exit 0
-// A lesson adds its own options through app() before parse().
+// A lesson adds its own options with add_flag()/add_int()/add_size() before parse().
 // Usage errors print one line plus the usage on stderr and make parse() return kExitUsage.
+//
+// CLI11 is header-only and costs seconds of compile time per file that includes it, so this
+// header only names CLI::App; the few files that need more than the adders below (06's share
+// modes) include <CLI/CLI.hpp> themselves and use app().
 #pragma once
 
-#include <CLI/CLI.hpp>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
+
+namespace CLI {
+class App;
+}
 
 namespace cs {
 
@@ -33,11 +42,20 @@ class CommandLine {
 public:
     // program: "echo-iterative"; default_port: 9000 + lesson number.
     CommandLine(std::string program, std::string description, std::uint16_t default_port);
+    ~CommandLine();
+    CommandLine(const CommandLine&) = delete;
+    CommandLine& operator=(const CommandLine&) = delete;
 
-    CLI::App& app() noexcept { return app_; }
+    // A lesson's own options. Each shows its default in --help; a value out of range is a usage error.
+    void add_flag(const std::string& name, bool& value, const std::string& help);
+    void add_int(const std::string& name, int& value, const std::string& help, int min, int max);
+    void add_size(const std::string& name, std::size_t& value, const std::string& help);  // >= 1
 
     // Adds --max-conns N (connections served at once; over it, new ones are closed politely).
     void add_max_conns(int default_value);
+
+    // The CLI11 parser itself, for option kinds the adders above do not cover (include <CLI/CLI.hpp>).
+    CLI::App& app() noexcept { return *app_; }
 
     // Parses argv. Returns an exit code when main() should return at once (--help: 0,
     // usage error: 2), or nothing when the server should start.
@@ -52,7 +70,7 @@ public:
 
 private:
     std::string program_;
-    CLI::App app_;
+    std::unique_ptr<CLI::App> app_;
     ServerOptions options_;
     int port_ = 0;
 };

@@ -10,6 +10,7 @@
 #include "common/net.hpp"
 #include "common/rio.hpp"
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <map>
 #include <sys/socket.h>
