@@ -41,6 +41,14 @@ void CommandLine::add_max_conns(int default_value) {
         ->capture_default_str();
 }
 
+void CommandLine::add_idle_timeout(int default_seconds) {
+    options_.idle_timeout = default_seconds;
+    app_->add_option("--idle-timeout", options_.idle_timeout,
+                     "Seconds a connection may send nothing before it is closed (0: never)")
+        ->check(CLI::Range(0, 86'400))
+        ->capture_default_str();
+}
+
 std::optional<int> CommandLine::parse(int argc, char** argv) {
     try {
         app_->parse(argc, argv);

@@ -35,7 +35,8 @@ struct ServerOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
     bool quiet = false;
-    int max_conns = 0;  // only meaningful where the lesson calls add_max_conns()
+    int max_conns = 0;     // only meaningful where the lesson calls add_max_conns()
+    int idle_timeout = 0;  // seconds; 0 = never; only where the lesson calls add_idle_timeout()
 };
 
 class CommandLine {
@@ -53,6 +54,9 @@ public:
 
     // Adds --max-conns N (connections served at once; over it, new ones are closed politely).
     void add_max_conns(int default_value);
+
+    // Adds --idle-timeout SECONDS (a connection that sends nothing for that long is closed; 0: never).
+    void add_idle_timeout(int default_seconds);
 
     // The CLI11 parser itself, for option kinds the adders above do not cover (include <CLI/CLI.hpp>).
     CLI::App& app() noexcept { return *app_; }
