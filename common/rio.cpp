@@ -37,15 +37,18 @@ ssize_t writen(int fd, std::span<const std::byte> in) {
     return static_cast<ssize_t>(done);
 }
 
-LineReader::LineReader(int fd, std::size_t capacity) : fd_(fd), buffer_(std::max<std::size_t>(capacity, 1)) {}
+LineReader::LineReader(int fd, std::size_t capacity)
+    : fd_(fd),
+      capacity_(std::max<std::size_t>(capacity, 1)),
+      buffer_(std::make_unique_for_overwrite<std::byte[]>(capacity_)) {}
 
 std::span<const std::byte> LineReader::pending() const noexcept {
-    return std::span<const std::byte>(buffer_).subspan(begin_, end_ - begin_);
+    return std::span<const std::byte>(buffer_.get() + begin_, end_ - begin_);
 }
 
 std::size_t LineReader::take(std::span<std::byte> out, std::size_t count) noexcept {
     count = std::min({count, out.size(), buffered()});
-    std::memcpy(out.data(), buffer_.data() + begin_, count);
+    std::memcpy(out.data(), buffer_.get() + begin_, count);
     begin_ += count;
     if (begin_ == end_) begin_ = end_ = 0;
     return count;
@@ -53,12 +56,12 @@ std::size_t LineReader::take(std::span<std::byte> out, std::size_t count) noexce
 
 ssize_t LineReader::fill() {
     if (begin_ > 0) {  // slide the unread bytes to the front to make room at the back
-        std::memmove(buffer_.data(), buffer_.data() + begin_, buffered());
+        std::memmove(buffer_.get(), buffer_.get() + begin_, buffered());
         end_ -= begin_;
         begin_ = 0;
     }
     for (;;) {
-        ssize_t n = ::read(fd_, buffer_.data() + end_, buffer_.size() - end_);
+        ssize_t n = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
         if (n < 0 && errno == EINTR) continue;
         if (n > 0) end_ += static_cast<std::size_t>(n);
         return n;
@@ -94,7 +97,7 @@ ssize_t LineReader::read_lines(std::span<std::byte> out) {
         if (last_newline != data.rend()) {
             return static_cast<ssize_t>(take(out, static_cast<std::size_t>(data.rend() - last_newline)));
         }
-        bool no_room_to_wait = data.size() == out.size() || buffered() == buffer_.size();
+        bool no_room_to_wait = data.size() == out.size() || buffered() == capacity_;
         if (no_room_to_wait) return static_cast<ssize_t>(take(out, data.size()));  // over-long line: a piece
         ssize_t n = fill();
         if (n == 0) return static_cast<ssize_t>(take(out, buffered()));  // EOF: the partial line, or 0

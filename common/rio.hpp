@@ -15,10 +15,10 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <span>
 #include <string_view>
 #include <sys/types.h>
-#include <vector>
 
 namespace cs {
 
@@ -67,7 +67,10 @@ private:
     ssize_t fill();  // one read() into the free space: >0 bytes, 0 at EOF, -1 on error
 
     int fd_;
-    std::vector<std::byte> buffer_;
+    std::size_t capacity_;
+    // Not a std::vector: that would zero every byte, making all of it resident at once, and an
+    // idle client of 03 would cost the whole buffer instead of the page its one line touched.
+    std::unique_ptr<std::byte[]> buffer_;
     std::size_t begin_ = 0;  // first unread byte
     std::size_t end_ = 0;    // one past the last buffered byte
 };
