@@ -61,6 +61,7 @@ void serve_client(const cs::Fd& conn, const cs::Log& log) {
         log.conn("{} closed (fd {}, {} bytes echoed)", peer, conn.get(), result.bytes);
     }
 }
+// [/slide]
 
 // [slide:child]
 [[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, const cs::Log& log, const sigset_t& mask) {

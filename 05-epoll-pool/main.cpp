@@ -60,6 +60,7 @@ EventLoop::Status EventLoop::read(Connection& conn) {
     return outcome.status;
 }
 
+// [slide:after-io]
 void EventLoop::after_io(int fd, Connection& conn, Status status) {
     if (status != Status::kOpen) {
         pool_.remove(fd);
@@ -74,6 +75,7 @@ void EventLoop::after_io(int fd, Connection& conn, Status status) {
         again_.push_back(fd);
     }
 }
+// [/slide]
 // [/slide]
 
 void EventLoop::read_again() {

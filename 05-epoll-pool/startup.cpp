@@ -61,6 +61,7 @@ std::vector<cs::Fd> open_listeners(const cs::ServerOptions& options, int count) 
 // [/slide]
 
 // [slide:signalfd]
+// [slide:signalfd-setup]
 StopSignal::StopSignal() {
     sigset_t set = stop_signals();
     // Blocked, SIGINT/SIGTERM stay pending instead of running a handler or killing us; the
@@ -73,6 +74,7 @@ StopSignal::StopSignal() {
     broadcast_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!broadcast_) throw_errno("eventfd()");
 }
+// [/slide]
 
 int StopSignal::wait() {
     signalfd_siginfo info{};

@@ -41,6 +41,7 @@ std::size_t EchoConnection::send_now(std::span<const std::byte> bytes) {
 EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scratch, std::size_t budget) {
     ReadOutcome outcome;
     std::size_t read_so_far = 0;
+    // [slide:read-loop]
     while (wants_read() && read_so_far < budget && error_ == 0) {
         std::size_t want = std::min(scratch.size(), budget - read_so_far);
         ssize_t n = ::read(socket_.get(), scratch.data(), want);
@@ -65,6 +66,7 @@ EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scr
         auto rest = fresh.subspan(sent);
         pending_.append(reinterpret_cast<const char*>(rest.data()), rest.size());
     }
+    // [/slide]
     outcome.status = status_after_io();
     return outcome;
 }

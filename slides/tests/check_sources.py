@@ -78,6 +78,22 @@ for deck in manifest["decks"]:
         checks.check(first in text, f"{deck['name']}: the text of {quoted} is on the slide")
 lesson_decks = [d for d in manifest["decks"] if re.match(r"\d\d-", d["name"]) and d["name"][:2] not in ("00", "99")]
 checks.check(all(d["code"] for d in lesson_decks), "every lesson deck quotes code from its lesson")
+# One deck per lesson folder, named like it, built like 01's: 12-18 slides (40-60 minutes), code
+# from its own folder, at least one diagram.
+lessons = sorted(d.name for d in ROOT.iterdir() if d.is_dir() and re.match(r"\d\d-", d.name) and (d / "README.md").is_file())
+for lesson in lessons:
+    checks.check(lesson in deck_names, f"lesson {lesson} has a deck slides/decks/{lesson}.md")
+for deck in lesson_decks:
+    name = deck["name"]
+    checks.check(12 <= deck["slides"] <= 18, f"{name}: 12 to 18 slides ({deck['slides']})")
+    checks.check(any(q.startswith(name + "/") for q in deck["code"]), f"{name}: quotes code from {name}/")
+    checks.check(any(i.startswith("diagrams/") for i in deck["images"]), f"{name}: shows a diagram")
+# slides/README.md lists every deck with its slide count.
+listed = dict(re.findall(r"^\| `(\d\d-[\w-]+)` \| (\d+) \|", (ROOT / "slides" / "README.md").read_text(encoding="utf-8"),
+                         re.MULTILINE))
+for deck in manifest["decks"]:
+    checks.check(listed.get(deck["name"]) == str(deck["slides"]),
+                 f"slides/README.md lists {deck['name']} with {deck['slides']} slides (it says {listed.get(deck['name'])})")
 checks.check(len(manifest["diagrams"]) >= 10, f"diagram sources for every lesson: {manifest['diagrams']}")
 for name in manifest["diagrams"]:
     svg = out / "decks" / "diagrams" / f"{name}.svg"
