@@ -87,6 +87,19 @@ def _versus_connections(out_dir: Path, ping: list[PointResult], key: str, label:
     return _render(out_dir, name, "\n\n\n".join(blocks) + "\n", body, "", "")
 
 
+def _cpu_split(rows: list) -> tuple[list[str], list[list[float]]]:
+    """Stacked user + system CPU per connection. The split comes from clock ticks, so a server that
+    used fewer than ten of them has none: its whole CPU goes in a bar of its own instead of
+    vanishing from the plot as if it had cost nothing."""
+    split = [(row.value("server_user_us_per_req"), row.value("server_system_us_per_req"),
+              row.value("server_cpu_us_per_req")) for row in rows]
+    if all(user is not None and system is not None for user, system, _ in split):
+        return ["user", "system"], [[user, system] for user, system, _ in split]
+    return (["user", "system", "total (too few ticks to split)"],
+            [[user, system, 0.0] if user is not None and system is not None else [0.0, 0.0, total or 0.0]
+             for user, system, total in split])
+
+
 def plots(out_dir: Path, results: list[PointResult]) -> list[Path]:
     """Draws every figure that has at least one measured row."""
     if shutil.which("gnuplot") is None:
@@ -103,8 +116,7 @@ def plots(out_dir: Path, results: list[PointResult]) -> list[Path]:
         r = churn[0]
         ok = [row for row in r.rows if row.status == "ok"]
         made += _bars(out_dir, "churn_cpu", f"Churn: server CPU per connection ({r.point.name})",
-                      "server CPU µs per connection", [row.variant for row in ok], ["user", "system"],
-                      [[row.value("server_user_us_per_req"), row.value("server_system_us_per_req")] for row in ok],
+                      "server CPU µs per connection", [row.variant for row in ok], *_cpu_split(ok),
                       r.rows, stacked=True)
 
     for experiment, key, name, title, ylabel, log in (
