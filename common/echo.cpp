@@ -16,7 +16,7 @@ namespace {
 // ours still unacknowledged is held back by Nagle's algorithm until an ACK comes, and the client,
 // busy only reading, delays its ACKs. Writes of a whole segment are never held. The buffer is on
 // the heap because 03's threads may run on stacks as small as 64 KiB.
-constexpr std::size_t kEchoChunk = 64 * 1024;
+constexpr std::size_t kEchoChunk = 64UL * 1024;
 
 }  // namespace
 
