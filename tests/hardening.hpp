@@ -98,7 +98,6 @@ inline std::vector<std::optional<std::chrono::steady_clock::time_point>> eof_tim
     return closed;
 }
 
-// [slide:test-idle-timeout]
 inline void expect_idle_clients_closed(const ServerSpec& spec, const std::vector<std::string>& args = {},
                                        int idle_clients = 4) {
     ServerProcess server = start_server(spec, with(args, {"--idle-timeout", "1"}));
@@ -134,7 +133,6 @@ inline void expect_idle_clients_closed(const ServerSpec& spec, const std::vector
     EXPECT_EQ(busy_error, "") << "a client that sends every 300 ms was closed";
     EXPECT_TRUE(server.wait_for_stderr("idle for 1 s, closing", 1s)) << server.stderr_text();
 }
-// [/slide]
 
 inline void expect_idle_timeout_zero_never_closes(const ServerSpec& spec, const std::vector<std::string>& args = {}) {
     ServerProcess server = start_server(spec, with(args, {"--idle-timeout", "0"}));

@@ -679,7 +679,6 @@ TEST(Prefork, MaxConnsIsPerWorkerAndAFullWorkerLeavesClientsToTheOthers) {
     EXPECT_EQ(fifth.read_exact(6, 2s), "full?\n");
 }
 
-// [slide:test-prefork-starvation]
 TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRecovers) {
     constexpr int kClients = 100;  // two workers with 32 descriptors each hold about 50
     ASSERT_TRUE(hardening::raise_own_nofile_to_hard(kClients + 64));
@@ -730,7 +729,6 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
     newcomer.expect_echo("and a new client\n", 2s);
     EXPECT_LE(count_of(server.stderr_text(), "accept() failed"), 6) << "logged once per episode, not every 100 ms";
 }
-// [/slide]
 
 TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
