@@ -5,7 +5,8 @@
 //     round trips stay under 100 ms (p99), and the slow clients get their bytes back too;
 //   * --idle-timeout 1: silent clients read EOF within 1-3 s, a client that sends a byte every
 //     300 ms is never closed; --idle-timeout 0 never closes; a bad value exits 2;
-//   * echoed_within(), for the out-of-descriptors tests (event_loop_suite.hpp, 06's starvation test).
+//   * helpers for the out-of-descriptors tests (event_loop_suite.hpp, 06's starvation test) and the
+//     SIGUSR1 tests.
 //
 // Plain inline functions, not TEST_P bodies: each lesson calls them from its own TEST()s with the
 // arguments that matter for it (05's --edge and --threads, 06's --share).
@@ -40,6 +41,49 @@ inline bool raise_own_nofile_to_hard(rlim_t needed) {
 inline std::vector<std::string> with(std::vector<std::string> args, std::initializer_list<std::string> more) {
     args.insert(args.end(), more);
     return args;
+}
+
+// Clients that have each sent a line of their own, and those lines.
+struct Senders {
+    std::vector<Client> clients;
+    std::vector<std::string> messages;
+};
+
+// `count` clients connect and send at once; the listen backlog holds those the server cannot accept.
+inline Senders connect_and_send(std::uint16_t port, int count) {
+    Senders senders;
+    for (int i = 0; i < count; ++i) {
+        senders.clients.push_back(Client::connect(port));
+        senders.messages.push_back(fmt::format("client {}\n", i));
+        senders.clients.back().send(senders.messages.back());
+    }
+    return senders;
+}
+
+// The clients of `from` whose echo did not come (`echoed[i]` false), moved out with their lines.
+inline Senders take_unechoed(Senders& from, const std::vector<bool>& echoed) {
+    Senders waiting;
+    for (std::size_t i = 0; i < from.clients.size(); ++i) {
+        if (echoed[i]) continue;
+        waiting.clients.push_back(std::move(from.clients[i]));
+        waiting.messages.push_back(from.messages[i]);
+    }
+    return waiting;
+}
+
+// One client that comes and goes, then `count` clients held open, each echoed once: a stats line
+// must then say `count` open and `count + 1` accepted.
+inline std::vector<Client> one_gone_then_held(const ServerProcess& server, int count) {
+    Client gone = Client::connect(server.port());
+    gone.expect_echo("I leave first\n");
+    gone.close();
+    EXPECT_TRUE(server.wait_for_stderr(" closed (fd", 2s)) << server.stderr_text();
+    std::vector<Client> held;
+    for (int i = 0; i < count; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n");
+    }
+    return held;
 }
 
 // Which of `clients` got `expected[i]` back within one shared deadline.

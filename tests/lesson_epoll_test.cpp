@@ -95,9 +95,17 @@ TEST(Epoll, ThreadsOptionRunsOneLoopPerThreadAndBothServe) {
     CrowdResult crowd = run_crowd(server.port(), {.clients = 40, .deadline = 10s});
     ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
     // "[05-epoll-pool PID:TID] 127.0.0.1:PORT connected (fd N)": which threads accepted clients?
+    // Every line was written before its client got an echo, but the test's drain thread may not
+    // have read them all yet: wait (bounded) until the 40 are there.
     std::set<std::string> loop_tids;
-    std::string text = server.stderr_text();
+    std::string text;
     std::regex connected(R"(\[05-epoll-pool [0-9]+:([0-9]+)\] [^ ]+ connected)");
+    for (auto until = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < until;) {
+        text = server.stderr_text();
+        auto lines = std::sregex_iterator(text.begin(), text.end(), connected);
+        if (std::distance(lines, std::sregex_iterator()) >= 40) break;
+        std::this_thread::sleep_for(5ms);
+    }
     for (auto it = std::sregex_iterator(text.begin(), text.end(), connected); it != std::sregex_iterator(); ++it) {
         loop_tids.insert((*it)[1]);
     }
@@ -146,15 +154,7 @@ TEST(Epoll, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_t
 
 TEST(Epoll, SigusrOnePrintsTotalsAndEachLoopsShare) {
     ServerProcess server = start_server(epoll_server(), {"--threads", "2"});
-    Client gone = Client::connect(server.port());
-    gone.expect_echo("I leave first\n");
-    gone.close();
-    ASSERT_TRUE(server.wait_for_stderr(" closed (fd", 2s)) << server.stderr_text();
-    std::vector<Client> held;
-    for (int i = 0; i < 6; ++i) {
-        held.push_back(Client::connect(server.port()));
-        held.back().expect_echo("held\n");
-    }
+    std::vector<Client> held = hardening::one_gone_then_held(server, 6);
     std::vector<StatsLine> stats = request_stats(server);
     ASSERT_EQ(stats.size(), 1u) << "one line, printed by main(), for all the loops\n" << server.stderr_text();
     const StatsLine& line = stats[0];

@@ -685,15 +685,9 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
     ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"}, rlim_t{32});
     std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
     ASSERT_EQ(workers.size(), 2u);
-    std::vector<Client> clients;
-    std::vector<std::string> messages;
-    for (int i = 0; i < kClients; ++i) {
-        clients.push_back(Client::connect(server.port()));  // the backlog takes what the workers cannot
-        messages.push_back(fmt::format("client {}\n", i));
-        clients.back().send(messages.back());
-    }
+    hardening::Senders crowd = hardening::connect_and_send(server.port(), kClients);  // the backlog holds the rest
     ASSERT_TRUE(server.wait_for_stderr("Too many open files", 2s)) << server.stderr_text();
-    std::vector<bool> echoed = hardening::echoed_within(clients, messages, 1s);
+    std::vector<bool> echoed = hardening::echoed_within(crowd.clients, crowd.messages, 1s);
     int served = static_cast<int>(std::count(echoed.begin(), echoed.end(), true));
     EXPECT_GE(served, 30);
     ASSERT_LT(served, kClients) << "the workers never ran out of descriptors";
@@ -710,21 +704,14 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
               << " % of one core; " << served << " clients served, " << kClients - served << " waiting\n";
     EXPECT_LT(cpu_percent, 20) << "a worker spins while it cannot accept";
     for (int i = 0; i < kClients; ++i) {
-        if (echoed[i]) clients[i].expect_echo("still served\n", 1s);
+        if (echoed[i]) crowd.clients[i].expect_echo("still served\n", 1s);
     }
-    std::vector<Client> waiting;
-    std::vector<std::string> waiting_messages;
-    for (int i = 0; i < kClients; ++i) {
-        if (echoed[i]) clients[i].close();  // every served client leaves: their descriptors come back
-        else {
-            waiting.push_back(std::move(clients[i]));
-            waiting_messages.push_back(messages[i]);
-        }
-    }
-    std::vector<bool> now_echoed = hardening::echoed_within(waiting, waiting_messages, 3s);
-    EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(served, waiting.size()))
+    hardening::Senders waiting = hardening::take_unechoed(crowd, echoed);
+    crowd.clients.clear();  // every served client leaves: their descriptors come back
+    std::vector<bool> now_echoed = hardening::echoed_within(waiting.clients, waiting.messages, 3s);
+    EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(served, waiting.clients.size()))
         << "the waiting clients should take the places the others left\n" << server.stderr_text().substr(0, 4000);
-    waiting.clear();  // everybody leaves: the server is back to no clients, and serves a new one at once
+    waiting.clients.clear();  // everybody leaves: the server is back to no clients, and serves a new one at once
     Client newcomer = Client::connect(server.port());
     newcomer.expect_echo("and a new client\n", 2s);
     EXPECT_LE(count_of(server.stderr_text(), "accept() failed"), 6) << "logged once per episode, not every 100 ms";
@@ -743,14 +730,7 @@ TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
     for (pid_t worker : workers) {
         ASSERT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) ready", worker), 2s)) << server.stderr_text();
     }
-    Client gone = Client::connect(server.port());
-    gone.expect_echo("I leave first\n");
-    gone.close();
-    std::vector<Client> held;
-    for (int i = 0; i < 3; ++i) {
-        held.push_back(Client::connect(server.port()));
-        held.back().expect_echo("held\n");
-    }
+    std::vector<Client> held = hardening::one_gone_then_held(server, 3);
     std::vector<StatsLine> lines = request_stats(server, 3);
     ASSERT_EQ(lines.size(), 3u) << server.stderr_text();
     std::uint64_t open = 0, accepted = 0;

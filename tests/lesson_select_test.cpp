@@ -68,15 +68,7 @@ TEST(Select, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_
 
 TEST(Select, SigusrOnePrintsOpenAndAcceptedCounts) {
     ServerProcess server = start_server(select_server());
-    Client gone = Client::connect(server.port());
-    gone.expect_echo("I leave first\n");
-    gone.close();
-    ASSERT_TRUE(server.wait_for_stderr(" closed (fd", 2s)) << server.stderr_text();
-    std::vector<Client> held;
-    for (int i = 0; i < 3; ++i) {
-        held.push_back(Client::connect(server.port()));
-        held.back().expect_echo("held\n");
-    }
+    std::vector<Client> held = hardening::one_gone_then_held(server, 3);
     std::vector<StatsLine> stats = request_stats(server);
     ASSERT_EQ(stats.size(), 1u) << server.stderr_text();
     EXPECT_EQ(stats[0].pid, server.pid());
