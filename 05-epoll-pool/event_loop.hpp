@@ -52,7 +52,7 @@ private:
     void serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now);
     Status read(Connection& conn);
     void after_io(int fd, Connection& conn, Status status);
-    void read_again();
+    void read_again(Clock::time_point now);
     void set_interest(int fd, Connection& conn);
 
     // event_loop.cpp: the accept side and helpers.

@@ -40,7 +40,7 @@ bool EventLoop::run() {
             }
         }
         if (accept_paused_ && now >= accept_resume_at_) resume_accepting();
-        read_again();
+        read_again(now);
         close_idle(now);
     }
 }
@@ -80,11 +80,12 @@ void EventLoop::after_io(int fd, Connection& conn, Status status) {
 }
 // [/slide]
 
-void EventLoop::read_again() {
+void EventLoop::read_again(Clock::time_point now) {
     for (int fd : std::exchange(again_, {})) {
         Connection* conn = pool_.find(fd);
         if (!conn || !conn->queued) continue;  // closed since (and the number perhaps reused)
         conn->queued = false;
+        pool_.touch(fd, now);  // bytes are waiting: the peer is anything but idle, even without a new edge
         after_io(fd, *conn, read(*conn));
     }
 }
