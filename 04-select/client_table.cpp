@@ -8,6 +8,7 @@ namespace select_lesson {
 // [slide:fd-setsize]
 void ClientTable::admit(cs::Fd conn, std::string peer) {
     int fd = conn.get();
+    ++accepted_;
     if (fd >= FD_SETSIZE) {  // never FD_SET() it: refuse the client instead
         log_.conn("{} refused: fd {} >= FD_SETSIZE ({}), select() cannot watch it", peer, fd, FD_SETSIZE);
         return;  // conn's destructor closes the socket
@@ -32,6 +33,14 @@ void ClientTable::close(int fd) {
         log_.conn("{} closed (fd {}, {} bytes echoed)", client.peer, fd, client.echo.bytes_echoed());
     }
     slots_[fd].reset();  // destroys the state, then closes fd (EchoConnection owns the socket)
+}
+
+void ClientTable::close_idle(int fd, std::chrono::seconds idle) {
+    --open_;
+    const Client& client = *slots_[fd];
+    log_.conn("{} idle for {} s, closing (fd {}, {} bytes echoed)", client.peer, idle.count(), fd,
+              client.echo.bytes_echoed());
+    slots_[fd].reset();
 }
 
 }  // namespace select_lesson

@@ -3,7 +3,8 @@
 //   bytes now; a small state machine per client (cs::EchoConnection) never blocks on any of them.
 // Known limits: every wake-up scans all descriptors up to the highest one (O(n)), and select()
 //   cannot watch an fd >= FD_SETSIZE (1024) at all. 05-epoll-pool fixes both.
-// Run: build/bin/echo-select   Watch: strace -e trace=select -p $(pgrep echo-select) while clients talk
+// Run: build/bin/echo-select   Watch: strace -e trace=select -p $(pgrep echo-select) while clients talk;
+//   kill -USR1 $(pgrep echo-select) prints "stats: N open, M accepted"
 #include "04-select/client_table.hpp"
 #include "04-select/stop_pipe.hpp"
 #include "common/cli.hpp"
@@ -26,10 +27,17 @@ constexpr std::uint16_t kDefaultPort = 9004;
 constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per client per wake-up: no sender hogs the loop
 constexpr auto kAcceptPause = std::chrono::milliseconds(100);
 
+struct ServerSettings {
+    std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
+    int max_conns = FD_SETSIZE;
+    std::chrono::seconds idle_timeout{0};  // 0: never
+};
+
 class SelectServer {
 public:
-    SelectServer(cs::Fd listener, int stop_fd, std::size_t out_cap, int max_conns, const cs::Log& log)
-        : listener_(std::move(listener)), stop_fd_(stop_fd), clients_(out_cap, max_conns, log), log_(log) {}
+    SelectServer(cs::Fd listener, select_lesson::StopPipe& signals, const ServerSettings& settings, const cs::Log& log)
+        : listener_(std::move(listener)), signals_(signals), stop_fd_(signals.read_fd()),
+          clients_(settings.out_cap, settings.max_conns, log), idle_timeout_(settings.idle_timeout), log_(log) {}
 
     // Returns true on SIGINT/SIGTERM, false if select() itself fails (a bug, not a client).
     // [slide:select-loop]
@@ -37,18 +45,19 @@ public:
         for (;;) {
             fd_set readable, writable;  // select() overwrites them with the ready subset: rebuilt each time
             int max_fd = watch(readable, writable);
-            timeval pause{};
-            int ready = ::select(max_fd + 1, &readable, &writable, nullptr, accept_timeout(pause));
+            timeval timeout{};
+            int ready = ::select(max_fd + 1, &readable, &writable, nullptr, next_timeout(timeout));
             if (ready < 0) {
-                if (errno == EINTR) continue;  // a signal: the stop pipe says whether it was ours
+                if (errno == EINTR) continue;  // a signal: the stop pipe is readable now, next turn
                 log_.info("select() failed: {}", cs::errno_text());
                 return false;
             }
-            if (FD_ISSET(stop_fd_, &readable)) return true;
+            if (FD_ISSET(stop_fd_, &readable) && on_signals()) return true;
             if (FD_ISSET(listener_.get(), &readable)) accept_clients();
+            Clock::time_point now = Clock::now();
             for (int fd = 0; fd <= max_fd; ++fd) {  // the O(n) scan: every fd, ready or not
                 Client* client = clients_.find(fd);
-                if (client) serve(fd, *client, FD_ISSET(fd, &readable), FD_ISSET(fd, &writable));
+                if (client) serve(fd, *client, FD_ISSET(fd, &readable), FD_ISSET(fd, &writable), now);
             }
         }
     }
@@ -81,7 +90,14 @@ private:
     // [/slide]
 
     // [slide:serve]
-    void serve(int fd, Client& client, bool readable, bool writable) {
+    void serve(int fd, Client& client, bool readable, bool writable, Clock::time_point now) {
+        if (!readable && !writable) {
+            if (idle_timeout_.count() > 0 && now - client.last_active >= idle_timeout_) {
+                clients_.close_idle(fd, idle_timeout_);
+            }
+            return;
+        }
+        client.last_active = now;  // readiness is the peer's doing: it sent bytes, or read some echo
         Status status = Status::kOpen;
         if (readable) status = client.echo.on_readable(scratch_, kReadBudget).status;
         if (writable && status == Status::kOpen) status = client.echo.on_writable();
@@ -122,18 +138,39 @@ private:
         accept_paused_until_ = Clock::now() + kAcceptPause;
     }
 
-    // While accepting is paused, select() must still wake up when the pause ends.
-    timeval* accept_timeout(timeval& pause) const {
-        auto left = std::chrono::ceil<std::chrono::microseconds>(accept_paused_until_ - Clock::now()).count();
-        if (left <= 0) return nullptr;  // no timeout: sleep until a descriptor is ready
-        pause.tv_sec = left / 1'000'000;
-        pause.tv_usec = left % 1'000'000;
-        return &pause;
+    // Reads the stop pipe; true means stop. SIGUSR1 prints one line and changes nothing else.
+    bool on_signals() {
+        select_lesson::StopPipe::Received got = signals_.take();
+        if (got.stats) log_.info("stats: {} open, {} accepted", clients_.open(), clients_.accepted());
+        return got.stop;
     }
 
+    // [slide:idle-timeout]
+    // select()'s timeout: the end of an accept pause, or the moment the client that has been silent
+    // longest reaches --idle-timeout; nullptr (sleep until a descriptor is ready) when neither.
+    // Finding that client is one more pass over the table: O(n) per wake-up, like watch() and the
+    // scan in run(), so it changes nothing in 04's cost. 05 has no scan and cannot afford one: it
+    // keeps its connections ordered by last activity and looks only at the oldest.
+    timeval* next_timeout(timeval& timeout) const {
+        std::optional<Clock::time_point> wake;
+        if (Clock::now() < accept_paused_until_) wake = accept_paused_until_;
+        for (int fd = 0; idle_timeout_.count() > 0 && fd < FD_SETSIZE; ++fd) {
+            const Client* client = clients_.find(fd);
+            if (client && (!wake || client->last_active + idle_timeout_ < *wake)) wake = client->last_active + idle_timeout_;
+        }
+        if (!wake) return nullptr;
+        auto left = std::max<long>(std::chrono::ceil<std::chrono::microseconds>(*wake - Clock::now()).count(), 0);
+        timeout.tv_sec = left / 1'000'000;
+        timeout.tv_usec = left % 1'000'000;
+        return &timeout;
+    }
+    // [/slide]
+
     cs::Fd listener_;
+    select_lesson::StopPipe& signals_;
     int stop_fd_;
     select_lesson::ClientTable clients_;
+    std::chrono::seconds idle_timeout_;
     const cs::Log& log_;
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     Clock::time_point accept_paused_until_{};
@@ -146,8 +183,9 @@ int main(int argc, char** argv) {
     cs::CommandLine cli("echo-select", "Echo server: one thread serves every client with select() (lesson 04).",
                         kDefaultPort);
     cli.add_max_conns(FD_SETSIZE);
-    std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
-    cli.add_size("--out-cap", out_cap, "Pending echo bytes per client before we stop reading from it");
+    cli.add_idle_timeout(300);
+    ServerSettings settings;
+    cli.add_size("--out-cap", settings.out_cap, "Pending echo bytes per client before we stop reading from it");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("04-select");
@@ -162,7 +200,7 @@ int main(int argc, char** argv) {
     }
     std::optional<select_lesson::StopPipe> stop;
     try {
-        stop.emplace();  // from here on, SIGINT/SIGTERM make stop->read_fd() readable
+        stop.emplace();  // from here on, SIGINT/SIGTERM/SIGUSR1 make stop->read_fd() readable
     } catch (const std::system_error& error) {
         log.info("cannot install the stop signals: {}", error.what());
         return cs::kExitStartup;
@@ -172,7 +210,9 @@ int main(int argc, char** argv) {
     log.info("listening on {}, one thread, select() over at most {} descriptors",
              cs::local_endpoint(listener.get()), FD_SETSIZE);
 
-    SelectServer server(std::move(listener), stop->read_fd(), out_cap, options.max_conns, log);
+    settings.max_conns = options.max_conns;
+    settings.idle_timeout = std::chrono::seconds(options.idle_timeout);
+    SelectServer server(std::move(listener), *stop, settings, log);
     bool stopped_by_signal = server.run();
     log.info("{}; closing {} connections and exiting", stopped_by_signal ? "stop signal received" : "giving up",
              server.open_clients());

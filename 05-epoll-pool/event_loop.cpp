@@ -1,10 +1,12 @@
-// 05-epoll-pool/event_loop.cpp — setting a loop up, and its accept side: admission, EMFILE pauses.
+// 05-epoll-pool/event_loop.cpp — setting a loop up, its accept side (admission, EMFILE pauses), and
+// closing idle connections.
 #include "05-epoll-pool/event_loop.hpp"
 
 #include "common/net.hpp"
 
 #include <algorithm>
 #include <cerrno>
+#include <optional>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <system_error>
@@ -37,6 +39,7 @@ void EventLoop::accept_clients() {
         }
         if (saturated_) log_.info("accepting again ({} connections open)", pool_.open_total());
         saturated_ = false;
+        accepted_.fetch_add(1, std::memory_order_relaxed);
         admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
     }
 }
@@ -80,12 +83,34 @@ void EventLoop::resume_accepting() {
 }
 // [/slide]
 
+// [slide:idle-timeout]
+// --idle-timeout, at O(1) per event: each event moves its connection to the newest end of the
+// pool's activity list, so the oldest end holds the one silent longest. Only that end is looked
+// at, and the walk stops at the first connection still within its time: no scan of 10,000 idle
+// clients, no timer per connection. (nginx keeps one timer per connection in a red-black tree
+// ordered by expiry, O(log n) per reset, because its timeouts differ per connection and per
+// phase; with one timeout for all, the order of last activity IS the order of expiry.)
+void EventLoop::close_idle(Clock::time_point now) {
+    if (options_.idle_timeout.count() == 0) return;
+    for (int fd = pool_.oldest(); fd >= 0; fd = pool_.oldest()) {
+        if (now - pool_.find(fd)->last_active < options_.idle_timeout) return;
+        pool_.remove_idle(fd, options_.idle_timeout);
+    }
+}
+// [/slide]
+
 // Sleep until an event (-1), unless work is due without one: the read-again list (0: only collect
-// new events first), or the end of an accept pause.
+// new events first), the end of an accept pause, or the oldest connection's idle deadline.
 int EventLoop::wait_timeout_ms() const {
     if (!again_.empty()) return 0;
-    if (!accept_paused_) return -1;
-    auto left = std::chrono::ceil<std::chrono::milliseconds>(accept_resume_at_ - Clock::now()).count();
+    std::optional<Clock::time_point> wake;
+    if (accept_paused_) wake = accept_resume_at_;
+    if (int fd = pool_.oldest(); fd >= 0 && options_.idle_timeout.count() > 0) {
+        Clock::time_point idle_at = pool_.find(fd)->last_active + options_.idle_timeout;
+        wake = wake ? std::min(*wake, idle_at) : idle_at;
+    }
+    if (!wake) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now()).count();
     return static_cast<int>(std::max<decltype(left)>(left, 0));
 }
 

@@ -1,9 +1,10 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
 //
 // main.cpp holds the loop itself (run, serve, the interest changes); event_loop.cpp holds the
-// set-up and the accept side (admission, pausing on EMFILE).
+// set-up, the accept side (admission, pausing on EMFILE) and the idle timeout.
 // Owner: one thread runs one EventLoop, and nothing else touches it. Shared between loops: the
 // Log (thread-safe), the stop eventfd (only ever readable) and the atomic connection count.
+// main() reads stats() from its own thread: two relaxed atomic counters, nothing else.
 #pragma once
 
 #include "05-epoll-pool/connection_pool.hpp"
@@ -19,6 +20,12 @@ struct LoopOptions {
     std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
     int max_conns = 0;
     bool edge = false;  // --edge: EPOLLET on every descriptor but the stop eventfd
+    std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
+};
+
+struct LoopStats {
+    int open = 0;
+    std::uint64_t accepted = 0;  // since start, refused ones included
 };
 
 class EventLoop {
@@ -34,16 +41,18 @@ public:
     // Serves until the stop eventfd is readable (true), or epoll_wait() itself fails (false: a bug).
     bool run();
     const cs::Fd& listener() const noexcept { return listener_; }
+    LoopStats stats() const noexcept {  // any thread: a snapshot, each count exact at its own moment
+        return {pool_.open(), accepted_.load(std::memory_order_relaxed)};
+    }
 
 private:
-    using Clock = std::chrono::steady_clock;
     using Status = cs::EchoConnection::Status;
 
     // main.cpp: the loop.
-    void serve(int fd, Connection& conn, std::uint32_t events);
+    void serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now);
     Status read(Connection& conn);
     void after_io(int fd, Connection& conn, Status status);
-    void read_again();
+    void read_again(Clock::time_point now);
     void set_interest(int fd, Connection& conn);
 
     // event_loop.cpp: the accept side and helpers.
@@ -51,6 +60,7 @@ private:
     void admit(cs::Fd socket, std::string peer);
     void pause_accepting();
     void resume_accepting();
+    void close_idle(Clock::time_point now);
     int wait_timeout_ms() const;
     bool ctl(int op, int fd, std::uint32_t events);  // epoll_ctl(); false with errno set
     std::uint32_t edge_flag() const noexcept;
@@ -62,6 +72,7 @@ private:
     ConnectionPool pool_;
     const cs::Log& log_;
     std::vector<int> again_;  // edge-triggered: fds to read again next turn
+    std::atomic<std::uint64_t> accepted_{0};  // written by this loop only; read by main() for SIGUSR1
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
     Clock::time_point accept_resume_at_{};

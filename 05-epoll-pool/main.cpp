@@ -3,7 +3,8 @@
 //   fds) as select() in 04; level- vs edge-triggered readiness (--edge); one loop per core (--threads).
 // Known limit: all clients share one process: one crash (or one blocking call in a loop) hits every
 //   client of it. 06-prefork runs the loops in worker processes that a master restarts.
-// Run: build/bin/echo-epoll --threads 2   Watch: strace -f -e trace=epoll_wait,epoll_ctl -p $(pgrep echo-epoll)
+// Run: build/bin/echo-epoll --threads 2   Watch: strace -f -e trace=epoll_wait,epoll_ctl -p $(pgrep echo-epoll);
+//   kill -USR1 $(pgrep echo-epoll) prints "stats: N open, M accepted" and each loop's share
 #include "05-epoll-pool/event_loop.hpp"
 #include "05-epoll-pool/startup.hpp"
 #include "common/net.hpp"
@@ -28,23 +29,26 @@ bool EventLoop::run() {
             log_.info("epoll_wait() failed: {}", cs::errno_text());
             return false;
         }
+        Clock::time_point now = Clock::now();  // one clock read per turn, not one per event
         for (int i = 0; i < count; ++i) {  // only the ready ones, however many are idle
             int fd = ready[i].data.fd;
             if (fd == stop_fd_) return true;
             if (fd == listener_.get()) {
                 accept_clients();
             } else if (Connection* conn = pool_.find(fd)) {
-                serve(fd, *conn, ready[i].events);
+                serve(fd, *conn, ready[i].events, now);
             }
         }
-        if (accept_paused_ && Clock::now() >= accept_resume_at_) resume_accepting();
-        read_again();
+        if (accept_paused_ && now >= accept_resume_at_) resume_accepting();
+        read_again(now);
+        close_idle(now);
     }
 }
 // [/slide]
 
 // [slide:serve]
-void EventLoop::serve(int fd, Connection& conn, std::uint32_t events) {
+void EventLoop::serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now) {
+    pool_.touch(fd, now);  // an event is the peer's doing (bytes, EOF, room for its echo): not idle
     Status status = Status::kOpen;
     // EPOLLERR/EPOLLHUP come whether we asked or not: read()/write() will name the error.
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) status = read(conn);
@@ -78,11 +82,12 @@ void EventLoop::after_io(int fd, Connection& conn, Status status) {
 // [/slide]
 // [/slide]
 
-void EventLoop::read_again() {
+void EventLoop::read_again(Clock::time_point now) {
     for (int fd : std::exchange(again_, {})) {
         Connection* conn = pool_.find(fd);
         if (!conn || !conn->queued) continue;  // closed since (and the number perhaps reused)
         conn->queued = false;
+        pool_.touch(fd, now);  // bytes are waiting: the peer is anything but idle, even without a new edge
         after_io(fd, *conn, read(*conn));
     }
 }
@@ -108,6 +113,22 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 9005;
 
+// The SIGUSR1 line. main() reads every loop's two atomic counters and prints one line: totals
+// first, then each loop's share when there are several ("stats: 5 open, 9 accepted; loop 0: 3 open,
+// 6 accepted; loop 1: ..."). Asking each loop to print its own would need a wake-up per loop
+// (the stop eventfd cannot be un-rung) and would scatter the answer over N lines.
+void print_stats(const std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, const cs::Log& log) {
+    epoll_lesson::LoopStats total;
+    std::string per_loop;
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+        epoll_lesson::LoopStats stats = loops[i]->stats();
+        total.open += stats.open;
+        total.accepted += stats.accepted;
+        per_loop += fmt::format("; loop {}: {} open, {} accepted", i, stats.open, stats.accepted);
+    }
+    log.info("stats: {} open, {} accepted{}", total.open, total.accepted, loops.size() > 1 ? per_loop : "");
+}
+
 // [slide:threads]
 // One thread per loop; main() itself only waits for SIGINT/SIGTERM, then stops them all.
 int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epoll_lesson::StopSignal& stop,
@@ -125,6 +146,7 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
     }
     cs::announce_listening(loops.front()->listener());  // the readiness signal: only once every loop runs
     int signal_number = stop.wait();
+    for (; signal_number == SIGUSR1; signal_number = stop.wait()) print_stats(loops, log);
     log.info("{} received; stopping {} loop(s) with {} connections", signal_number == SIGINT ? "SIGINT" : "SIGTERM",
              loops.size(), open_total.load());
     stop.broadcast();
@@ -138,6 +160,7 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
 int main(int argc, char** argv) {
     cs::CommandLine cli("echo-epoll", "Echo server: epoll event loops, one per thread (lesson 05).", kDefaultPort);
     cli.add_max_conns(10'000);
+    cli.add_idle_timeout(300);
     epoll_lesson::LoopOptions loop_options;
     int threads = 1;
     cli.add_int("--threads", threads, "Event loops, one per thread, each with its own epoll and listener", 1, 64);
@@ -146,6 +169,7 @@ int main(int argc, char** argv) {
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     loop_options.max_conns = options.max_conns;
+    loop_options.idle_timeout = std::chrono::seconds(options.idle_timeout);
     cs::Log log("05-epoll-pool");
     log.set_quiet(options.quiet);
     log.show_thread_ids(true);

@@ -17,11 +17,12 @@ namespace {
 
 [[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
 
-sigset_t stop_signals() {
+sigset_t handled_signals() {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR1);  // the stats request
     return set;
 }
 
@@ -63,8 +64,8 @@ std::vector<cs::Fd> open_listeners(const cs::ServerOptions& options, int count) 
 // [slide:signalfd]
 // [slide:signalfd-setup]
 StopSignal::StopSignal() {
-    sigset_t set = stop_signals();
-    // Blocked, SIGINT/SIGTERM stay pending instead of running a handler or killing us; the
+    sigset_t set = handled_signals();
+    // Blocked, SIGINT/SIGTERM/SIGUSR1 stay pending instead of running a handler or killing us; the
     // signalfd then reads them like data. pthread_sigmask: this thread, and every thread it starts.
     if (int error = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
         throw std::system_error(error, std::generic_category(), "pthread_sigmask()");

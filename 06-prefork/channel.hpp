@@ -23,8 +23,7 @@ enum class Command : std::uint32_t {
     kListener = 1,  // master -> worker (pass mode): your slot, and the listening socket as SCM_RIGHTS
     kReady,         // worker -> master: I am watching the listener; count me in
     kStop,          // master -> worker: stop accepting, finish open connections within grace_ms, exit
-    kStatsRequest,  // master -> worker: send your counters (SIGUSR1)
-    kStats,         // worker -> master: the counters (a reply, and once more just before exiting)
+    kStats,         // worker -> master: the counters, just before exiting (for the table at exit)
 };
 
 // What each worker counts for the thundering-herd lab.

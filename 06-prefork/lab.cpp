@@ -1,13 +1,14 @@
 // 06-prefork/lab.cpp — prefork-lab: the spread, herd and reload numbers of this lesson's README,
 // measured on your machine. It starts echo-prefork once per --share mode and per --accept-lock,
 // drives it with a bounded client loop (--clients threads, each: connect, echo one line, close;
-// --connections in all), reads the master's worker table (SIGUSR1) and the workers' context
+// --connections in all), reads each worker's counters (its SIGUSR1 stats line) and their context
 // switches (/proc/<pid>/status), and prints Markdown tables. Last, it stops one worker dead
 // (SIGSTOP, then kill -9) to show what one shared queue buys over a queue per worker.
 // Run: build/bin/prefork-lab [--workers 4] [--connections 2000] [--clients 4] [--reloads 10]
 #include "tests/support/client.hpp"
 #include "tests/support/proc.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/stats_lines.hpp"
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -16,8 +17,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
-#include <regex>
-#include <sstream>
+#include <map>
 #include <thread>
 
 namespace {
@@ -114,28 +114,20 @@ int count_of(const std::string& text, const std::string& needle) {
     return count;
 }
 
-// SIGUSR1, and the master's table once it is printed.
-std::vector<Row> worker_table(ServerProcess& server) {
-    std::string total_line = fmt::format("[06-prefork {}]    total", server.pid());
-    int before = count_of(server.stderr_text(), total_line);
-    server.signal(SIGUSR1);
-    for (auto until = Clock::now() + std::chrono::seconds(5);
-         count_of(server.stderr_text(), total_line) == before && Clock::now() < until;) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    std::string prefix = fmt::format("[06-prefork {}] ", server.pid());
-    static const std::regex row(R"(^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$)");
-    std::vector<Row> rows;
-    std::istringstream lines(server.stderr_text());
-    for (std::string line; std::getline(lines, line);) {
-        if (line.rfind(prefix, 0) != 0) continue;
-        line = line.substr(prefix.size());
-        if (line.find("worker table") != std::string::npos) rows.clear();
-        std::smatch m;
-        if (std::regex_match(line, m, row)) {
-            rows.push_back({static_cast<pid_t>(std::stol(m[2])), std::stoull(m[3]), std::stoull(m[4]), std::stoull(m[5])});
+// SIGUSR1: the master passes it on, and each worker prints "stats: worker S: O open, A accepted,
+// E empty wake-ups, L lock-busy". Those counters, in slot order.
+std::vector<Row> worker_table(ServerProcess& server, int workers) {
+    std::map<int, Row> by_slot;
+    for (const StatsLine& line : request_stats(server, 1 + workers, std::chrono::seconds(5))) {
+        for (int slot = 0; slot < workers; ++slot) {
+            std::string worker = fmt::format("worker {} ", slot);
+            if (!line.counts.count(worker + "accepted")) continue;
+            by_slot[slot] = {line.pid, line.at(worker + "accepted"), line.at(worker + "empty wake-ups"),
+                             line.at(worker + "lock-busy")};
         }
     }
+    std::vector<Row> rows;
+    for (const auto& [slot, row] : by_slot) rows.push_back(row);
     return rows;
 }
 
@@ -163,7 +155,7 @@ void spread(const Settings& settings) {
         ServerProcess server = start(settings, {"--share", share});
         std::atomic<bool> never{false};
         LoadResult load = run_load(server.port(), settings.connections, settings.clients, never);
-        std::vector<Row> rows = worker_table(server);
+        std::vector<Row> rows = worker_table(server, settings.workers);
         std::string counts;
         std::uint64_t most = 0, least = UINT64_MAX;
         for (const auto& row : rows) {
@@ -193,7 +185,7 @@ void herd(const Settings& settings) {
             LoadResult load = run_load(server.port(), settings.connections, clients, never);
             auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
             long wakeups = total_switches(workers) - wakeups_before;
-            std::vector<Row> rows = worker_table(server);
+            std::vector<Row> rows = worker_table(server, settings.workers);
             std::uint64_t empty = 0, busy = 0;
             std::string counts;
             for (const auto& row : rows) {

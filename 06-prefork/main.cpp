@@ -4,6 +4,7 @@
 // Known limit: a connection stays with the worker that accepted it, however busy that worker gets;
 //   the README's tables show how evenly (or not) each mode spreads them. Last lesson of the course.
 // Run: build/bin/echo-prefork --workers 4   Watch: ps -o pid,ppid,comm --ppid <master>; kill -USR1 <master>
+//   (the master's stats line, then one per worker)
 #include "accept_lock.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
@@ -76,7 +77,7 @@ int run_master(prefork::Master& master, const sigset_t& while_asleep) {
         if (take(got_stop)) master.stop();
         if (take(got_child)) master.reap_children();
         if (take(got_reload)) master.reload();
-        if (take(got_stats)) master.request_stats();
+        if (take(got_stats)) master.report_stats();
         if (take(got_upgrade)) master.upgrade();
         master.on_time(Clock::now());
         if (master.finished()) return master.finish();
@@ -108,7 +109,13 @@ int serve(int argc, char** argv) {
     cs::Log log("06-prefork");
     log.set_quiet(cli.options().quiet);
     auto grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000));
-    if (options.worker_channel >= 0) return prefork::run_exec_worker(options.worker_channel, options.lock_mode, grace, log);
+    auto max_conns = static_cast<std::size_t>(options.max_conns);
+    auto idle_timeout = std::chrono::seconds(cli.options().idle_timeout);
+    if (options.worker_channel >= 0) {
+        prefork::WorkerSetup setup{.lock_mode = options.lock_mode, .grace = grace, .max_conns = max_conns,
+                                   .idle_timeout = idle_timeout};
+        return prefork::run_exec_worker(options.worker_channel, std::move(setup), log);
+    }
 
     if (options.share == prefork::Share::kReusePort && options.lock_mode == prefork::LockMode::kMutex) {
         log.info("master: --accept-lock mutex is pointless with --share reuseport (one queue per worker); using none");
@@ -133,7 +140,7 @@ int serve(int argc, char** argv) {
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
     prefork::MasterOptions master_options{
         .workers = options.workers, .share = options.share, .lock_mode = options.lock_mode,
-        .grace = grace,
+        .grace = grace, .max_conns = max_conns, .idle_timeout = idle_timeout,
         .argv = std::vector<std::string>(argv, argv + argc)};
     prefork::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(), log);
     return run_master(master, while_asleep);

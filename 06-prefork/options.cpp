@@ -1,4 +1,4 @@
-// 06-prefork/options.cpp — --workers, --share, --accept-lock, --grace with CLI11.
+// 06-prefork/options.cpp — --workers, --share, --accept-lock, --grace, --max-conns with CLI11.
 #include "options.hpp"
 
 #include <CLI/CLI.hpp>
@@ -25,6 +25,15 @@ void add_options(cs::CommandLine& cli, Options& options) {
         ->option_text("none|exclusive|mutex (default: exclusive)");
     app.add_option("--grace", options.grace_seconds, "On SIGTERM/SIGINT/SIGHUP, seconds open connections may finish")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+    // Per worker, not in total: a total would need a counter shared by every worker (shared memory,
+    // like the accept lock) and updated on every connect and close. The default stays below the
+    // usual soft RLIMIT_NOFILE of 1024, so the cap, not EMFILE, is what a worker meets first.
+    // Not cli.add_max_conns(): its help says "closed", and a worker over its cap does not close.
+    app.add_option("--max-conns", options.max_conns,
+                   "Connections per worker (the server holds up to workers x this); a worker at its cap stops "
+                   "accepting and leaves new connections to the others, or in the queue")
+        ->check(CLI::Range(1, 1'000'000))->capture_default_str();
+    cli.add_idle_timeout(300);
     app.add_option("--worker-channel", options.worker_channel, "(internal: pass-mode worker)")
         ->group("");  // hidden from --help: only the master passes it, to the workers it exec()s
 }

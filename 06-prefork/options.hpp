@@ -12,10 +12,12 @@ struct Options {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     double grace_seconds = 5;
+    int max_conns = 1000;  // per worker (add_options() says why)
     int worker_channel = -1;  // set only in a pass-mode worker exec'd by the master
 };
 
-// --workers, --share, --accept-lock, --grace, and the hidden --worker-channel.
+// --workers, --share, --accept-lock, --grace, --max-conns, --idle-timeout (in cli.options()), and
+// the hidden --worker-channel.
 void add_options(cs::CommandLine& cli, Options& options);
 
 }  // namespace prefork

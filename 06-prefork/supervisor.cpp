@@ -21,7 +21,6 @@ using namespace std::chrono_literals;
 
 constexpr int kMaxEarlyDeaths = 5;    // workers in a row dead before ready: broken, stop fork-bombing
 constexpr auto kKillMargin = 1s;      // past the grace period, a stopping worker gets SIGKILL
-constexpr auto kStatsWait = 500ms;    // SIGUSR1: print the table when all replied, or after this
 
 // [slide:wait-status]
 std::string describe(int status) {
@@ -108,7 +107,8 @@ void Master::become_worker(int slot, Channel channel) {
     ready_fd_.reset();
     if (options_.share == Share::kPass) exec_worker(channel.worker_end);
     WorkerSetup setup{.slot = slot, .share = options_.share, .lock_mode = options_.lock_mode,
-                      .grace = options_.grace, .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
+                      .grace = options_.grace, .max_conns = options_.max_conns, .idle_timeout = options_.idle_timeout,
+                      .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
                       .lock = lock_ ? &*lock_ : nullptr};
     std::exit(run_worker(std::move(setup), log_));
 }
@@ -165,6 +165,7 @@ void Master::on_worker_exit(Worker worker, int status) {
         stop();
         return;
     }
+    ++respawns_;
     spawn(worker.slot);  // replaced at once: a fork() takes about a millisecond
 }
 // [/slide]
@@ -179,10 +180,7 @@ void Master::read_channel(Worker& worker) {
             return;
         }
         if (message.command == Command::kReady) on_ready(worker);
-        if (message.command == Command::kStats) {
-            worker.counters = message.counters;
-            worker.report_pending = false;
-        }
+        if (message.command == Command::kStats) worker.counters = message.counters;
     }
 }
 
@@ -241,13 +239,15 @@ void Master::reload() {
     for (int slot = 0; slot < options_.workers; ++slot) spawn(slot);
 }
 
-void Master::request_stats() {
-    for (auto& worker : workers_) {
-        worker.report_pending =
-            worker.channel && send_message(worker.channel.get(), {.command = Command::kStatsRequest});
-    }
-    stats_due_ = Clock::now() + kStatsWait;
+// [slide:stats]
+// SIGUSR1: the master prints its own line and passes the signal on; each worker prints its own
+// (it knows its counts; asking over the channel would mean waiting for N replies). kill() never
+// blocks, so a storm of SIGUSR1 costs the master N system calls each, and changes nothing else.
+void Master::report_stats() {
+    log_.info("stats: master: {} workers alive, {} respawns", workers_.size(), respawns_);
+    for (const auto& worker : workers_) ::kill(worker.pid, SIGUSR1);
 }
+// [/slide]
 
 std::vector<pollfd> Master::poll_set() const {
     std::vector<pollfd> fds;
@@ -263,7 +263,6 @@ void Master::on_readable() {
     // mapping poll results back to workers. on_ready() never adds or removes workers.
     for (auto& worker : workers_) read_channel(worker);
     if (upgrade_ && upgrade_->ready_pipe) read_upgrade_pipe();
-    maybe_print_stats(Clock::now());
 }
 
 void Master::on_time(Clock::time_point now) {
@@ -274,27 +273,16 @@ void Master::on_time(Clock::time_point now) {
             worker.killed = true;
         }
     }
-    maybe_print_stats(now);
 }
 
 int Master::timeout_ms(Clock::time_point now) const {
-    std::optional<Clock::time_point> next = stats_due_;
+    std::optional<Clock::time_point> next;
     for (const auto& worker : workers_) {
         if (worker.stopping && !worker.killed) next = next ? std::min(*next, worker.kill_at) : worker.kill_at;
     }
     if (!next) return -1;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*next - now).count() + 1;
     return static_cast<int>(std::clamp<long>(ms, 0, 60'000));
-}
-
-void Master::maybe_print_stats(Clock::time_point now) {
-    if (!stats_due_) return;
-    bool all_replied = std::none_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.report_pending; });
-    if (!all_replied && now < *stats_due_) return;
-    stats_due_.reset();
-    std::vector<Row> rows;
-    for (const auto& worker : workers_) rows.push_back({worker.slot, worker.pid, worker.counters});
-    print_table("on SIGUSR1", rows);
 }
 
 // [slide:table]

@@ -35,6 +35,8 @@ struct MasterOptions {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};
+    std::size_t max_conns = 1000;            // per worker: passed on to each
+    std::chrono::seconds idle_timeout{300};  // passed on to each worker
     std::vector<std::string> argv;  // our own command line: to exec workers (pass) and a new master
 };
 
@@ -47,12 +49,12 @@ public:
     void reap_children();   // SIGCHLD
     void stop();            // SIGTERM, SIGINT; a second one closes connections at once
     void reload();          // SIGHUP
-    void request_stats();   // SIGUSR1
+    void report_stats();    // SIGUSR1
     void upgrade();         // SIGUSR2
 
     std::vector<pollfd> poll_set() const;  // worker channels and the upgrade pipe
     void on_readable();                    // after poll: read what the channels say
-    void on_time(Clock::time_point now);   // deadlines: the stats table, SIGKILL for stragglers
+    void on_time(Clock::time_point now);   // deadlines: SIGKILL for stragglers
     int timeout_ms(Clock::time_point now) const;
 
     bool finished() const noexcept { return stopping_ && workers_.empty(); }
@@ -68,8 +70,7 @@ private:
         bool stopping = false;  // told to stop, so its exit is expected
         bool killed = false;
         Clock::time_point kill_at;  // stopping: SIGKILL if still alive by then
-        std::optional<Counters> counters;
-        bool report_pending = false;
+        std::optional<Counters> counters;  // its last words (kStats), for the table at exit
     };
     struct Row {
         int slot;
@@ -92,7 +93,6 @@ private:
     void tell_stop(Worker& worker, std::chrono::milliseconds grace);
     void read_upgrade_pipe();
     void print_table(const char* when, const std::vector<Row>& rows) const;
-    void maybe_print_stats(Clock::time_point now);
 
     MasterOptions options_;
     cs::Fd port_socket_;
@@ -102,12 +102,12 @@ private:
     std::vector<Worker> workers_;
     int generation_ = 0;
     int early_deaths_ = 0;  // workers in a row that died before they were ready
+    int respawns_ = 0;      // workers started to replace one that died (SIGUSR1 reports it)
     bool announced_ = false;
     bool reloading_ = false;
     bool stopping_ = false;
     int exit_code_ = 0;
     std::optional<Upgrade> upgrade_;
-    std::optional<Clock::time_point> stats_due_;
     std::vector<Row> final_rows_;
 };
 

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <list>
 #include <memory>
 #include <optional>
 #include <sys/epoll.h>
@@ -33,16 +34,21 @@ constexpr auto kStopTick = 50ms;                // while stopping, look for newl
 constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
 
 // SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
-// stop gracefully like on the master's kStop. The handler only sets the flag.
-volatile std::sig_atomic_t got_term = 0;
+// stop gracefully like on the master's kStop. SIGUSR1 (usually passed on by the master): print
+// this worker's stats line. The handler only sets the flags.
+volatile std::sig_atomic_t got_term = 0, got_stats = 0;
 
-void on_term(int) { got_term = 1; }
+void on_signal(int sig) {
+    if (sig == SIGUSR1) got_stats = 1;
+    else got_term = 1;
+}
 
 struct Connection {
     Connection(cs::Fd socket, std::string peer_text) : echo(std::move(socket)), peer(std::move(peer_text)) {}
     cs::EchoConnection echo;
     std::string peer;
-    Clock::time_point last_active = Clock::now();
+    Clock::time_point last_active = Clock::now();  // when bytes last moved, either way
+    std::list<int>::iterator by_activity;           // its place in Worker::activity_
     std::uint32_t interest = EPOLLIN;  // what epoll watches for this fd right now
 };
 
@@ -57,9 +63,14 @@ private:
     void watch_listener(bool on);
     void take_accept_lock();
     void release_accept_lock();
+    void accept_if_room();
     void accept_some(bool drain);
+    void pause_accepting();
     void on_connection(int fd, std::uint32_t events);
     void close_connection(int fd, const char* reason = nullptr);
+    void forget(int fd);
+    void enforce_idle_timeout(Clock::time_point now);
+    void print_stats();
     void on_channel();
     void dispatch(const epoll_event& event);
     void report(Command command);
@@ -72,9 +83,12 @@ private:
     const cs::Log& log_;
     cs::Fd epoll_;
     std::unordered_map<int, std::unique_ptr<Connection>> connections_;
+    std::list<int> activity_;  // the connections' fds, the one silent longest first (--idle-timeout)
     Counters counters_;
     bool watching_listener_ = false;
     bool holds_lock_ = false;
+    bool at_cap_ = false;      // --max-conns reached: not accepting until a connection closes
+    bool saturated_ = false;   // accept() ran out of descriptors and has not worked since
     std::optional<Clock::time_point> paused_until_;  // accept() is resting after EMFILE
     bool stopping_ = false;
     Clock::time_point deadline_;
@@ -124,9 +138,32 @@ void Worker::release_accept_lock() {
     holds_lock_ = false;  // the listener stays watched until the next take_accept_lock() decides
 }
 
+// [slide:max-conns]
+// --max-conns is per worker. At its cap a worker stops watching the listener (and leaves the
+// accept lock to the others) where 04 and 05 accept and close: with one shared queue (inherit,
+// pass), the next connection then goes to a worker with room, while a close would refuse a
+// client that the server as a whole could still serve. When every worker is full, new clients
+// wait in the listen backlog, as at EMFILE. The price is in reuseport mode: the hash still sends
+// clients to this worker's own queue, where they wait until one of its connections closes.
+void Worker::accept_if_room() {
+    if (connections_.size() >= setup_.max_conns) {
+        if (!at_cap_) {
+            log_.conn("worker {}: --max-conns {} reached; not accepting until a connection closes", setup_.slot,
+                      setup_.max_conns);
+        }
+        at_cap_ = true;
+        watch_listener(false);
+        return;
+    }
+    at_cap_ = false;
+    if (setup_.lock) take_accept_lock();  // mutex mode watches the listener only while holding the lock
+    else watch_listener(true);
+}
+// [/slide]
+
 // [slide:accept]
 void Worker::accept_some(bool drain) {
-    for (int i = 0; i < kAcceptBatch; ++i) {
+    for (int i = 0; i < kAcceptBatch && connections_.size() < setup_.max_conns; ++i) {
         sockaddr_storage peer{};
         socklen_t length = sizeof peer;
         int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -136,22 +173,35 @@ void Worker::accept_some(bool drain) {
                 return;
             }
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a client that left before we got to it
-            log_.info("worker {}: accept() failed: {}; pausing accepts", setup_.slot, cs::errno_text());
-            // EMFILE and friends: the queued connection stays queued, so a level-triggered listener
-            // would wake us again at once. Stop watching it for a moment instead of spinning.
-            watch_listener(false);
-            paused_until_ = Clock::now() + kAcceptPause;
+            pause_accepting();
             return;
         }
+        if (saturated_) log_.info("worker {}: accepting again ({} connections open)", setup_.slot, connections_.size());
+        saturated_ = false;
         ++counters_.accepted;
         auto connection = std::make_unique<Connection>(
             cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
         log_.conn("worker {}: {} connected (fd {})", setup_.slot, connection->peer, fd);
         control(EPOLL_CTL_ADD, fd, EPOLLIN);
+        connection->by_activity = activity_.insert(activity_.end(), fd);  // the most recently active
         connections_.emplace(fd, std::move(connection));
     }
 }
 // [/slide]
+
+// EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: the connection stays queued, so the
+// level-triggered listener would wake us again at once, a 100 % CPU spin. Stop watching it for a
+// moment instead; the clients wait in the backlog (or go to another worker with descriptors left).
+// Logged once per episode, not ten times a second, as in 05.
+void Worker::pause_accepting() {
+    if (!saturated_) {
+        log_.info("worker {}: accept() failed: {}; not accepting for {} ms ({} connections open)", setup_.slot,
+                  cs::errno_text(), std::chrono::milliseconds(kAcceptPause).count(), connections_.size());
+    }
+    saturated_ = true;
+    watch_listener(false);
+    paused_until_ = Clock::now() + kAcceptPause;
+}
 
 void Worker::on_connection(int fd, std::uint32_t events) {
     auto found = connections_.find(fd);
@@ -169,6 +219,7 @@ void Worker::on_connection(int fd, std::uint32_t events) {
     }
     if (c.echo.bytes_echoed() + c.echo.pending_bytes() != moved_before || c.echo.bytes_echoed() != sent_before) {
         c.last_active = Clock::now();
+        activity_.splice(activity_.end(), activity_, c.by_activity);  // O(1): now the most recently active
     }
     if (status != Status::kOpen) {
         close_connection(fd);
@@ -194,7 +245,38 @@ void Worker::close_connection(int fd, const char* reason) {
         log_.conn("worker {}: {} closed{}{} (fd {}, {} bytes echoed)", setup_.slot, c.peer, reason ? " " : "",
                   reason ? reason : "", fd, c.echo.bytes_echoed());
     }
+    forget(fd);
+}
+
+void Worker::forget(int fd) {
+    auto found = connections_.find(fd);
+    activity_.erase(found->second->by_activity);
     connections_.erase(found);  // ~EchoConnection closes the socket, which also leaves the epoll set
+}
+
+// [slide:idle-timeout]
+// --idle-timeout: activity_ lists the connections silent longest first (on_connection() moves one
+// to the back whenever bytes move, an O(1) splice), so only the front is ever looked at. 05 keeps
+// the same order with the links inside its Connection (no list node to allocate, at 10,000
+// clients); a worker reads better with std::list. This is not the graceful-stop rule below
+// (kIdleAfter): that one applies only while stopping, to connections with nothing left to echo.
+void Worker::enforce_idle_timeout(Clock::time_point now) {
+    if (setup_.idle_timeout.count() == 0) return;
+    while (!activity_.empty()) {
+        int fd = activity_.front();
+        const Connection& c = *connections_.at(fd);
+        if (now - c.last_active < setup_.idle_timeout) return;
+        log_.conn("worker {}: {} idle for {} s, closing (fd {}, {} bytes echoed)", setup_.slot, c.peer,
+                  setup_.idle_timeout.count(), fd, c.echo.bytes_echoed());
+        forget(fd);
+    }
+}
+// [/slide]
+
+void Worker::print_stats() {
+    got_stats = 0;  // safe to clear: SIGUSR1 is blocked outside epoll_pwait()
+    log_.info("stats: worker {}: {} open, {} accepted, {} empty wake-ups, {} lock-busy", setup_.slot,
+              connections_.size(), counters_.accepted, counters_.empty_wakeups, counters_.lock_busy);
 }
 
 void Worker::report(Command command) {
@@ -219,7 +301,6 @@ void Worker::on_channel() {
             return;
         }
         if (message.command == Command::kStop) begin_stop(std::chrono::milliseconds(message.grace_ms));
-        if (message.command == Command::kStatsRequest) report(Command::kStats);
     }
 }
 
@@ -260,8 +341,11 @@ int Worker::wait_ms(Clock::time_point now) const {
     if (stopping_) earliest(std::min(deadline_, now + kStopTick));
     if (!stopping_ && setup_.lock && !holds_lock_) earliest(now + kLockRetry);
     if (paused_until_) earliest(*paused_until_);
+    if (setup_.idle_timeout.count() > 0 && !activity_.empty()) {
+        earliest(connections_.at(activity_.front())->last_active + setup_.idle_timeout);
+    }
     if (!wake) return -1;
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wake - now).count();
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(*wake - now).count();
     return static_cast<int>(std::clamp<long>(ms, 0, 60'000));
 }
 
@@ -284,9 +368,10 @@ int Worker::run() {
     }
     control(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
     report(Command::kReady);  // the listener exists: connections queue from now on, so count us in
-    sigset_t while_waiting;  // our mask minus SIGTERM: the only place a SIGTERM is delivered
+    sigset_t while_waiting;  // our mask minus SIGTERM and SIGUSR1: the only place they are delivered
     ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
     sigdelset(&while_waiting, SIGTERM);
+    sigdelset(&while_waiting, SIGUSR1);
     std::array<epoll_event, kMaxEvents> events;
     // [slide:worker-loop]
     while (!stopping_ || !connections_.empty()) {
@@ -295,12 +380,12 @@ int Worker::run() {
             log_.info("worker {}: SIGTERM", setup_.slot);
             begin_stop(setup_.grace);
         }
+        if (got_stats) print_stats();  // SIGUSR1, delivered the same way
         Clock::time_point now = Clock::now();
         if (paused_until_ && now >= *paused_until_) paused_until_.reset();
-        if (!stopping_ && !paused_until_) {
-            if (setup_.lock) take_accept_lock();  // mutex mode watches the listener only while holding the lock
-            else watch_listener(true);
-        }
+        if (!stopping_ && !paused_until_) accept_if_room();
+        // EINTR: SIGTERM or SIGUSR1 arrived while we slept. Nothing else can be interrupted: outside
+        // this call both signals are blocked, so no read(), send() or accept() ever sees EINTR.
         int ready = ::epoll_pwait(epoll_.get(), events.data(), kMaxEvents, wait_ms(now), &while_waiting);
         if (ready < 0 && errno != EINTR) {
             log_.info("worker {}: epoll_pwait() failed: {}", setup_.slot, cs::errno_text());
@@ -308,6 +393,7 @@ int Worker::run() {
         }
         for (int i = 0; i < ready; ++i) dispatch(events[i]);
         if (setup_.lock) release_accept_lock();  // accepted what woke us: let another worker have a turn
+        enforce_idle_timeout(Clock::now());
         if (stopping_) close_idle_connections(Clock::now());
     }
     // [/slide]
@@ -323,16 +409,18 @@ void reset_signals_for_worker() {
     sigemptyset(&action.sa_mask);
     action.sa_handler = SIG_DFL;  // the master's handlers set the master's flags: not ours
     ::sigaction(SIGCHLD, &action, nullptr);
-    action.sa_handler = on_term;
+    action.sa_handler = on_signal;
     ::sigaction(SIGTERM, &action, nullptr);
+    ::sigaction(SIGUSR1, &action, nullptr);
     // Ctrl-C in a terminal signals the whole foreground process group. The master decides what a
     // stop or a reload means and tells the workers over their channels; the workers ignore these.
     action.sa_handler = SIG_IGN;
-    for (int sig : {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE}) ::sigaction(sig, &action, nullptr);
-    sigset_t only_term;  // fork() copied the master's mask (exec() would keep it too): replace it
-    sigemptyset(&only_term);
-    sigaddset(&only_term, SIGTERM);
-    ::sigprocmask(SIG_SETMASK, &only_term, nullptr);
+    for (int sig : {SIGINT, SIGHUP, SIGUSR2, SIGPIPE}) ::sigaction(sig, &action, nullptr);
+    sigset_t ours;  // fork() copied the master's mask (exec() would keep it too): replace it
+    sigemptyset(&ours);
+    sigaddset(&ours, SIGTERM);
+    sigaddset(&ours, SIGUSR1);
+    ::sigprocmask(SIG_SETMASK, &ours, nullptr);
 }
 
 int run_worker(WorkerSetup setup, const cs::Log& log) {
@@ -351,9 +439,10 @@ int run_worker(WorkerSetup setup, const cs::Log& log) {
 }
 
 // [slide:receive-fd]
-int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::milliseconds grace, const cs::Log& log) {
+int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log) {
     reset_signals_for_worker();
-    WorkerSetup setup{.share = Share::kPass, .lock_mode = lock_mode, .grace = grace, .channel = cs::Fd{channel_fd}};
+    setup.share = Share::kPass;
+    setup.channel = cs::Fd{channel_fd};
     Message message;
     std::vector<cs::Fd> fds;
     // Blocking: nothing to serve before the master's first message arrives with the socket.
@@ -364,7 +453,7 @@ int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::millisecond
     setup.slot = message.slot;
     setup.port_socket = std::move(fds[0]);  // same socket as the master's, though nothing was inherited
     std::optional<AcceptLock> lock;
-    if (lock_mode == LockMode::kMutex && fds.size() > 1) {
+    if (setup.lock_mode == LockMode::kMutex && fds.size() > 1) {
         lock.emplace(AcceptLock::attach(std::move(fds[1])));
         setup.lock = &*lock;
     }

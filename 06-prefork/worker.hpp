@@ -5,6 +5,8 @@
 // what is already queued for us, close the listener; then close every connection that is idle —
 // nothing left to echo and silent for kIdleAfter — and give the busy ones until the grace
 // deadline, as nginx closes idle keep-alive connections at once and lets requests in flight end.
+// Separately, while serving: a connection silent for --idle-timeout is closed (the same rule as 04
+// and 05), and a worker holding --max-conns connections stops accepting until one closes.
 #pragma once
 
 #include "accept_lock.hpp"
@@ -13,6 +15,7 @@
 #include "share.hpp"
 
 #include <chrono>
+#include <cstddef>
 
 namespace prefork {
 
@@ -21,6 +24,8 @@ struct WorkerSetup {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};  // for a SIGTERM sent to this worker (kStop brings its own)
+    std::size_t max_conns = 1000;            // --max-conns, this worker's own cap
+    std::chrono::seconds idle_timeout{300};  // --idle-timeout; 0: never
     cs::Fd channel;               // this worker's end
     cs::Fd port_socket;           // inherit, pass: the listener itself; reuseport: the master's bound socket
     AcceptLock* lock = nullptr;   // mutex mode only
@@ -30,13 +35,14 @@ struct WorkerSetup {
 int run_worker(WorkerSetup setup, const cs::Log& log);
 
 // A pass-mode worker started by exec(): waits for its slot and listening socket on the channel,
-// then runs. Returns the exit code.
-int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::milliseconds grace, const cs::Log& log);
+// then runs. `setup` holds what the command line says (lock mode, grace, limits). Returns the exit code.
+int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log);
 
 // Signal dispositions for a fresh child of the master (call first thing after fork()): SIGTERM
-// sets a flag and stays blocked except inside epoll_pwait(), as the master's signals do around
-// ppoll(); SIGPIPE is ignored; SIGINT, SIGHUP, SIGUSR1, SIGUSR2 are ignored, because a terminal's
-// Ctrl-C reaches the whole process group and those are the master's to act on.
+// (stop) and SIGUSR1 (print your stats line) set flags and stay blocked except inside
+// epoll_pwait(), as the master's signals do around ppoll(); SIGPIPE is ignored; SIGINT, SIGHUP,
+// SIGUSR2 are ignored, because a terminal's Ctrl-C reaches the whole process group and those are
+// the master's to act on.
 void reset_signals_for_worker();
 
 }  // namespace prefork

@@ -16,6 +16,7 @@
 
 #include "common/net.hpp"
 #include "tests/conformance.hpp"
+#include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
 #include "tests/support/proc.hpp"
@@ -87,19 +88,6 @@ inline int logged_fd(const ServerProcess& server, std::uint16_t port) {
     std::string text = server.stderr_text();
     std::regex connected(fmt::format(R"(127\.0\.0\.1:{} connected \(fd ([0-9]+)\))", port));
     return std::regex_search(text, match, connected) ? std::stoi(match[1]) : -1;
-}
-
-// Which of `clients` got `expected[i]` back within one shared deadline.
-inline std::vector<bool> echoed_within(std::vector<Client>& clients, const std::vector<std::string>& expected,
-                                       std::chrono::milliseconds timeout) {
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::vector<bool> echoed;
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        bool ready = clients[i].readable_within(std::max(left, 0ms));  // 0 ms once the deadline passed: a peek
-        echoed.push_back(ready && clients[i].read_exact(expected[i].size(), 1s) == expected[i]);
-    }
-    return echoed;
 }
 
 inline void expect_crowd_echoed(const ServerSpec& spec, int clients) {
@@ -255,15 +243,9 @@ TEST_P(EventLoop, NewClientOnAReusedFdNumberSeesOnlyItsOwnBytes) {
 TEST_P(EventLoop, OutOfDescriptorsNeitherCrashesNorSpinsAndServesAgainWhenClientsLeave) {
     constexpr int kClients = 80;  // more than the server's 64 descriptors can hold
     ServerProcess server = start_server(GetParam(), {"--quiet"}, rlim_t{64});
-    std::vector<Client> clients;
-    std::vector<std::string> messages;
-    for (int i = 0; i < kClients; ++i) {
-        clients.push_back(Client::connect(server.port()));  // the backlog accepts what the server cannot
-        messages.push_back(fmt::format("client {}\n", i));
-        clients.back().send(messages.back());
-    }
+    hardening::Senders crowd = hardening::connect_and_send(server.port(), kClients);  // the backlog holds the rest
     ASSERT_TRUE(server.wait_for_stderr("Too many open files", 2s)) << server.stderr_text();
-    std::vector<bool> echoed = event_loop::echoed_within(clients, messages, 1s);
+    std::vector<bool> echoed = hardening::echoed_within(crowd.clients, crowd.messages, 1s);
     int served = static_cast<int>(std::count(echoed.begin(), echoed.end(), true));
     EXPECT_GE(served, 30);
     ASSERT_LT(served, kClients) << "the server never ran out of descriptors";
@@ -276,25 +258,18 @@ TEST_P(EventLoop, OutOfDescriptorsNeitherCrashesNorSpinsAndServesAgainWhenClient
     EXPECT_LT(cpu_percent, 20) << "the server spins while it cannot accept";
 
     for (int i = 0; i < kClients; ++i) {
-        if (echoed[i]) clients[i].expect_echo("still served\n", 1s);
+        if (echoed[i]) crowd.clients[i].expect_echo("still served\n", 1s);
     }
     int leaving = 0;
     for (int i = 0; i < kClients && leaving < 10; ++i) {
         if (echoed[i]) {
-            clients[i].close();
+            crowd.clients[i].close();
             ++leaving;
         }
     }
-    std::vector<Client> waiting;
-    std::vector<std::string> waiting_messages;
-    for (int i = 0; i < kClients; ++i) {
-        if (!echoed[i]) {
-            waiting.push_back(std::move(clients[i]));
-            waiting_messages.push_back(messages[i]);
-        }
-    }
-    std::vector<bool> now_echoed = event_loop::echoed_within(waiting, waiting_messages, 3s);
-    EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(leaving, waiting.size()))
+    hardening::Senders waiting = hardening::take_unechoed(crowd, echoed);
+    std::vector<bool> now_echoed = hardening::echoed_within(waiting.clients, waiting.messages, 3s);
+    EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(leaving, waiting.clients.size()))
         << "freed descriptors should let waiting clients in\n" << server.stderr_text();
     EXPECT_TRUE(server.running());
 }

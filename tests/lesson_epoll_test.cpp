@@ -1,12 +1,15 @@
 // tests/lesson_epoll_test.cpp — 05-epoll-pool: the conformance and event-loop suites, level- and
 // edge-triggered and with two loops; then what makes 05 05: thousands of connections at little
-// memory each, RLIMIT_NOFILE raised at start-up, one event loop per thread.
+// memory each, RLIMIT_NOFILE raised at start-up, one event loop per thread. Then issue #9's
+// hardening: slow clients, --idle-timeout in every loop, the SIGUSR1 stats line per loop.
 #include "common/net.hpp"
 #include "tests/conformance.hpp"
 #include "tests/event_loop_suite.hpp"
+#include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
 #include "tests/support/proc.hpp"
+#include "tests/support/stats_lines.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -92,9 +95,17 @@ TEST(Epoll, ThreadsOptionRunsOneLoopPerThreadAndBothServe) {
     CrowdResult crowd = run_crowd(server.port(), {.clients = 40, .deadline = 10s});
     ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
     // "[05-epoll-pool PID:TID] 127.0.0.1:PORT connected (fd N)": which threads accepted clients?
+    // Every line was written before its client got an echo, but the test's drain thread may not
+    // have read them all yet: wait (bounded) until the 40 are there.
     std::set<std::string> loop_tids;
-    std::string text = server.stderr_text();
+    std::string text;
     std::regex connected(R"(\[05-epoll-pool [0-9]+:([0-9]+)\] [^ ]+ connected)");
+    for (auto until = std::chrono::steady_clock::now() + 2s; std::chrono::steady_clock::now() < until;) {
+        text = server.stderr_text();
+        auto lines = std::sregex_iterator(text.begin(), text.end(), connected);
+        if (std::distance(lines, std::sregex_iterator()) >= 40) break;
+        std::this_thread::sleep_for(5ms);
+    }
     for (auto it = std::sregex_iterator(text.begin(), text.end(), connected); it != std::sregex_iterator(); ++it) {
         loop_tids.insert((*it)[1]);
     }
@@ -110,11 +121,48 @@ TEST(Epoll, SecondServerOnTheSamePortFailsWithOneLoop) {
 
 TEST(Epoll, OptionsAreListedInHelp) {
     RunResult help = run_to_exit(resolved(epoll_server()).binary, {"--help"});
-    for (const char* option : {"--threads", "--edge", "--out-cap", "--max-conns"}) {
+    for (const char* option : {"--threads", "--edge", "--out-cap", "--max-conns", "--idle-timeout"}) {
         EXPECT_NE(help.out.find(option), std::string::npos) << option << " missing from:\n" << help.out;
     }
     RunResult bad = run_to_exit(resolved(epoll_server()).binary, {"--threads", "0"});
     EXPECT_EQ(bad.status.code, 2) << bad.status.describe();
+}
+
+// ---- hardening (issue #9) -------------------------------------------------------------------
+
+TEST(Epoll, FiveHundredSlowClientsDelayNoOne) { hardening::expect_slow_clients_delay_no_one(epoll_server()); }
+
+TEST(Epoll, FiveHundredSlowClientsDelayNoOneWithTwoEdgeTriggeredLoops) {
+    hardening::expect_slow_clients_delay_no_one(epoll_server(), {"--threads", "2", "--edge"});
+}
+
+// Each loop keeps its own activity list: with two loops, the idle clients land on both (the
+// SO_REUSEPORT hash), and each loop must close its own.
+class EpollIdle : public testing::TestWithParam<ServerSpec> {};
+
+TEST_P(EpollIdle, IdleTimeoutClosesSilentClientsOnly) { hardening::expect_idle_clients_closed(GetParam(), {}, 6); }
+
+INSTANTIATE_TEST_SUITE_P(Loops, EpollIdle,
+                         testing::Values(epoll_server("level"), epoll_server("edge", {"--edge"}),
+                                         epoll_server("level_threads2", {"--threads", "2"}),
+                                         epoll_server("edge_threads2", {"--threads", "2", "--edge"})),
+                         spec_name);
+
+TEST(Epoll, IdleTimeoutZeroNeverCloses) { hardening::expect_idle_timeout_zero_never_closes(epoll_server()); }
+
+TEST(Epoll, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_two(epoll_server()); }
+
+TEST(Epoll, SigusrOnePrintsTotalsAndEachLoopsShare) {
+    ServerProcess server = start_server(epoll_server(), {"--threads", "2"});
+    std::vector<Client> held = hardening::one_gone_then_held(server, 6);
+    std::vector<StatsLine> stats = request_stats(server);
+    ASSERT_EQ(stats.size(), 1u) << "one line, printed by main(), for all the loops\n" << server.stderr_text();
+    const StatsLine& line = stats[0];
+    EXPECT_EQ(line.at("open"), 6u);
+    EXPECT_EQ(line.at("accepted"), 7u);
+    EXPECT_EQ(line.at("loop 0 open") + line.at("loop 1 open"), 6u);
+    EXPECT_EQ(line.at("loop 0 accepted") + line.at("loop 1 accepted"), 7u);
+    for (auto& client : held) client.expect_echo("and nothing else changed\n");
 }
 
 }  // namespace

@@ -2,16 +2,19 @@
 // --accept-lock mode, then what makes 06 06: N workers on one port (the same socket inode, or N of
 // them), the spread over workers, supervision (kill -9 a worker, kill -9 the master), graceful stop
 // during a transfer, rolling restart (SIGHUP) and binary upgrade (SIGUSR2) under a client loop,
-// the robust accept mutex, and the herd counters.
+// the robust accept mutex, and the herd counters. Then issue #9's hardening: slow clients,
+// --idle-timeout, --max-conns per worker, more clients than descriptors, the SIGUSR1 stats lines.
 //
 // Who serves what is read from /proc, not from log lines: the workers are the master's children
 // named "prefork-worker"; a connection's owner is the worker whose /proc/<pid>/fd links to the
 // server-side socket inode that /proc/net/tcp lists for the client's port.
 #include "common/net.hpp"
 #include "tests/conformance.hpp"
+#include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
 #include "tests/support/proc.hpp"
+#include "tests/support/stats_lines.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -185,18 +188,26 @@ std::vector<Row> last_table(const std::string& stderr_text, pid_t master) {
     return rows;
 }
 
-// SIGUSR1, then the table the master prints in answer.
-std::vector<Row> request_table(ServerProcess& server) {
-    int tables_before = count_of(server.stderr_text(), "worker table on SIGUSR1");
-    std::string total_line = fmt::format("[06-prefork {}]    total", server.pid());
-    int totals_before = count_of(server.stderr_text(), total_line);
-    server.signal(SIGUSR1);
-    bool printed = eventually([&] {
-        std::string text = server.stderr_text();
-        return count_of(text, "worker table on SIGUSR1") > tables_before && count_of(text, total_line) > totals_before;
-    }, 3s);
-    EXPECT_TRUE(printed) << "no worker table after SIGUSR1:\n" << server.stderr_text();
-    return last_table(server.stderr_text(), server.pid());
+// SIGUSR1: the master prints its line and passes the signal on; each of the `workers` prints
+// "stats: worker S: O open, A accepted, E empty wake-ups, L lock-busy". Those lines, by slot.
+std::vector<Row> request_table(ServerProcess& server, int workers) {
+    std::vector<StatsLine> lines = request_stats(server, 1 + workers);
+    std::map<int, Row> by_slot;
+    static const std::regex accepted_key(R"(^worker (\d+) accepted$)");
+    for (const auto& line : lines) {
+        for (const auto& [key, value] : line.counts) {
+            std::smatch m;
+            if (!std::regex_match(key, m, accepted_key)) continue;
+            std::string worker = "worker " + m[1].str() + " ";
+            by_slot[std::stoi(m[1])] = {std::stoi(m[1]), line.pid, value, line.at(worker + "empty wake-ups"),
+                                        line.at(worker + "lock-busy"), line.at(worker + "open")};
+        }
+    }
+    EXPECT_EQ(by_slot.size(), static_cast<std::size_t>(workers)) << "one stats line per worker expected:\n"
+                                                                 << server.stderr_text();
+    std::vector<Row> rows;
+    for (const auto& [slot, row] : by_slot) rows.push_back(row);
+    return rows;
 }
 
 std::uint64_t total_accepted(const std::vector<Row>& rows) {
@@ -316,7 +327,7 @@ TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
     }});
     ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
 
-    std::vector<Row> rows = request_table(server);
+    std::vector<Row> rows = request_table(server, 4);
     ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
     EXPECT_EQ(total_accepted(rows), 64u) << "the counters add up to the connections made";
     int busy_workers = 0, held_total = 0;
@@ -595,7 +606,7 @@ TEST_P(PreforkHerd, CountersAddUpAndArePrinted) {
     ClientLoop loop(server.port(), kConnections);
     loop.join();
     ASSERT_EQ(loop.failures(), 0) << loop.first_error();
-    std::vector<Row> rows = request_table(server);
+    std::vector<Row> rows = request_table(server, 4);
     ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
     EXPECT_EQ(total_accepted(rows), static_cast<std::uint64_t>(kConnections));
     print_table(fmt::format("--accept-lock {}, {} sequential connections, 4 workers:", GetParam(), kConnections), rows);
@@ -603,11 +614,151 @@ TEST_P(PreforkHerd, CountersAddUpAndArePrinted) {
 
 INSTANTIATE_TEST_SUITE_P(Lock, PreforkHerd, testing::Values("none", "exclusive", "mutex"));
 
+// ---- hardening (issue #9) -------------------------------------------------------------------
+
+class PreforkShare : public testing::TestWithParam<ServerSpec> {};
+
+TEST_P(PreforkShare, FiveHundredSlowClientsDelayNoOne) { hardening::expect_slow_clients_delay_no_one(GetParam()); }
+
+INSTANTIATE_TEST_SUITE_P(Share, PreforkShare,
+                         testing::Values(prefork("inherit", {"--share", "inherit"}),
+                                         prefork("reuseport", {"--share", "reuseport"}),
+                                         prefork("pass", {"--share", "pass"})),
+                         spec_name);
+
+// Pass-mode workers are exec'd and read --idle-timeout from their own command line: both paths.
+class PreforkIdle : public testing::TestWithParam<ServerSpec> {};
+
+TEST_P(PreforkIdle, IdleTimeoutClosesSilentClientsOnly) { hardening::expect_idle_clients_closed(GetParam(), {}, 6); }
+
+INSTANTIATE_TEST_SUITE_P(Share, PreforkIdle,
+                         testing::Values(prefork("inherit", {"--share", "inherit"}), prefork("pass", {"--share", "pass"})),
+                         spec_name);
+
+TEST(Prefork, IdleTimeoutZeroNeverCloses) {
+    hardening::expect_idle_timeout_zero_never_closes(prefork("inherit", {}));
+}
+
+TEST(Prefork, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_two(plain()); }
+
+TEST(Prefork, MaxConnsFullWorkerMakesTheNextClientWaitUntilOneLeaves) {
+    ServerProcess server = start_server(plain(), {"--workers", "1", "--max-conns", "3"});
+    std::vector<Client> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n");
+    }
+    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
+    extra.send("my turn?\n");
+    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap a worker leaves the client queued: no echo, no EOF";
+    EXPECT_TRUE(server.wait_for_stderr("--max-conns 3 reached", 1s)) << server.stderr_text();
+    held.front().close();
+    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
+    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+}
+
+TEST(Prefork, MaxConnsIsPerWorkerAndAFullWorkerLeavesClientsToTheOthers) {
+    // Inherit mode, one shared queue: a full worker stops watching it, so the other takes the next
+    // client, even though EPOLLEXCLUSIVE (the default) likes to wake the same idle worker each time.
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--max-conns", "2", "--share", "inherit"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    std::vector<Client> held;
+    std::map<pid_t, int> per_worker;
+    for (int i = 0; i < 4; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n", 2s);
+        ++per_worker[owner_of(held.back(), server.port(), workers)];
+    }
+    EXPECT_EQ(per_worker[workers[0]], 2);
+    EXPECT_EQ(per_worker[workers[1]], 2);
+    Client fifth = Client::connect(server.port());
+    fifth.send("full?\n");
+    EXPECT_FALSE(fifth.readable_within(300ms)) << "2 workers x --max-conns 2 are 4 connections, not 5";
+    held.back().close();
+    EXPECT_EQ(fifth.read_exact(6, 2s), "full?\n");
+}
+
+TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRecovers) {
+    constexpr int kClients = 100;  // two workers with 32 descriptors each hold about 50
+    ASSERT_TRUE(hardening::raise_own_nofile_to_hard(kClients + 64));
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"}, rlim_t{32});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    hardening::Senders crowd = hardening::connect_and_send(server.port(), kClients);  // the backlog holds the rest
+    ASSERT_TRUE(server.wait_for_stderr("Too many open files", 2s)) << server.stderr_text();
+    std::vector<bool> echoed = hardening::echoed_within(crowd.clients, crowd.messages, 1s);
+    int served = static_cast<int>(std::count(echoed.begin(), echoed.end(), true));
+    EXPECT_GE(served, 30);
+    ASSERT_LT(served, kClients) << "the workers never ran out of descriptors";
+
+    auto tree_ticks = [&] {
+        long ticks = cpu_ticks(server.pid());
+        for (pid_t worker : workers) ticks += cpu_ticks(worker);
+        return ticks;
+    };
+    long ticks_before = tree_ticks();
+    std::this_thread::sleep_for(2s);  // saturated the whole time: the waiting clients are still queued
+    long cpu_percent = (tree_ticks() - ticks_before) * 100 / ::sysconf(_SC_CLK_TCK) / 2;
+    std::cout << "[ measure  ] CPU of master and workers while out of descriptors: " << cpu_percent
+              << " % of one core; " << served << " clients served, " << kClients - served << " waiting\n";
+    EXPECT_LT(cpu_percent, 20) << "a worker spins while it cannot accept";
+    for (int i = 0; i < kClients; ++i) {
+        if (echoed[i]) crowd.clients[i].expect_echo("still served\n", 1s);
+    }
+    hardening::Senders waiting = hardening::take_unechoed(crowd, echoed);
+    crowd.clients.clear();  // every served client leaves: their descriptors come back
+    std::vector<bool> now_echoed = hardening::echoed_within(waiting.clients, waiting.messages, 3s);
+    EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(served, waiting.clients.size()))
+        << "the waiting clients should take the places the others left\n" << server.stderr_text().substr(0, 4000);
+    waiting.clients.clear();  // everybody leaves: the server is back to no clients, and serves a new one at once
+    Client newcomer = Client::connect(server.port());
+    newcomer.expect_echo("and a new client\n", 2s);
+    EXPECT_LE(count_of(server.stderr_text(), "accept() failed"), 6) << "logged once per episode, not every 100 ms";
+}
+
+TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    pid_t victim = workers[0];
+    ::kill(victim, SIGKILL);  // one respawn, for the master's count
+    ASSERT_TRUE(eventually([&] {
+        workers = workers_of(server.pid());
+        return workers.size() == 2 && std::count(workers.begin(), workers.end(), victim) == 0;
+    }, 2s)) << server.stderr_text();
+    for (pid_t worker : workers) {
+        ASSERT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) ready", worker), 2s)) << server.stderr_text();
+    }
+    std::vector<Client> held = hardening::one_gone_then_held(server, 3);
+    std::vector<StatsLine> lines = request_stats(server, 3);
+    ASSERT_EQ(lines.size(), 3u) << server.stderr_text();
+    std::uint64_t open = 0, accepted = 0;
+    std::set<pid_t> printed_by;
+    for (const auto& line : lines) {
+        printed_by.insert(line.pid);
+        if (line.pid == server.pid()) {
+            EXPECT_EQ(line.at("master workers alive"), 2u);
+            EXPECT_EQ(line.at("master respawns"), 1u);
+            continue;
+        }
+        for (const auto& [key, value] : line.counts) {
+            if (key.ends_with(" open")) open += value;
+            if (key.ends_with(" accepted")) accepted += value;
+        }
+    }
+    EXPECT_EQ(printed_by, (std::set<pid_t>{server.pid(), workers[0], workers[1]})) << "the master, then each worker";
+    EXPECT_EQ(open, 3u);
+    EXPECT_EQ(accepted, 4u);
+    for (auto& client : held) client.expect_echo("and nothing else changed\n");
+}
+
 // ---- command line ---------------------------------------------------------------------------
 
 TEST(Prefork, BadLessonOptionsExitTwo) {
     for (const auto& args : std::vector<std::vector<std::string>>{
-             {"--workers", "0"}, {"--share", "fork"}, {"--accept-lock", "spin"}, {"--grace", "-1"}}) {
+             {"--workers", "0"}, {"--share", "fork"}, {"--accept-lock", "spin"}, {"--grace", "-1"},
+             {"--max-conns", "0"}, {"--max-conns", "many"}}) {
         RunResult run = run_to_exit(resolved(plain()).binary, args);
         EXPECT_EQ(run.status.code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << run.status.describe();
     }

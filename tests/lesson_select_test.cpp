@@ -1,10 +1,13 @@
 // tests/lesson_select_test.cpp — 04-select: the conformance suite, the event-loop suite, and what
 // makes 04 04: select() cannot watch a descriptor >= FD_SETSIZE, so such clients are refused cleanly.
+// Then issue #9's hardening: slow clients, --idle-timeout, the SIGUSR1 stats line.
 #include "tests/conformance.hpp"
 #include "tests/event_loop_suite.hpp"
+#include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
 #include "tests/support/proc.hpp"
+#include "tests/support/stats_lines.hpp"
 
 #include <sys/select.h>
 
@@ -46,10 +49,32 @@ TEST(Select, OutCapOptionIsAcceptedAndListedInHelp) {
     RunResult help = run_to_exit(resolved(select_server()).binary, {"--help"});
     EXPECT_NE(help.out.find("--out-cap"), std::string::npos) << help.out;
     EXPECT_NE(help.out.find("--max-conns"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("--idle-timeout"), std::string::npos) << help.out;
     ServerProcess server = start_server(select_server(), {"--out-cap", "4096"});
     Client client = Client::connect(server.port());
     std::string big = pattern_bytes(1 << 20, 9) + "\n";
     EXPECT_TRUE(echo_large(client, big, 10s) == big);
+}
+
+// ---- hardening (issue #9) -------------------------------------------------------------------
+
+TEST(Select, FiveHundredSlowClientsDelayNoOne) { hardening::expect_slow_clients_delay_no_one(select_server()); }
+
+TEST(Select, IdleTimeoutClosesSilentClientsOnly) { hardening::expect_idle_clients_closed(select_server()); }
+
+TEST(Select, IdleTimeoutZeroNeverCloses) { hardening::expect_idle_timeout_zero_never_closes(select_server()); }
+
+TEST(Select, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_two(select_server()); }
+
+TEST(Select, SigusrOnePrintsOpenAndAcceptedCounts) {
+    ServerProcess server = start_server(select_server());
+    std::vector<Client> held = hardening::one_gone_then_held(server, 3);
+    std::vector<StatsLine> stats = request_stats(server);
+    ASSERT_EQ(stats.size(), 1u) << server.stderr_text();
+    EXPECT_EQ(stats[0].pid, server.pid());
+    EXPECT_EQ(stats[0].at("open"), 3u);
+    EXPECT_EQ(stats[0].at("accepted"), 4u);
+    for (auto& client : held) client.expect_echo("and nothing else changed\n");
 }
 
 }  // namespace
