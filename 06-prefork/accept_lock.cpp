@@ -26,6 +26,7 @@ const char* lock_mode_name(LockMode mode) {
     switch (mode) {
         case LockMode::kNone: return "none";
         case LockMode::kExclusive: return "exclusive";
+        case LockMode::kRearm: return "rearm";
         case LockMode::kMutex: return "mutex";
     }
     return "?";

@@ -3,6 +3,8 @@
 //   none       every worker's epoll watches the listener: each new connection wakes them all, one
 //              wins accept(), the others find nothing (the thundering herd; counted as empty wake-ups)
 //   exclusive  EPOLLEXCLUSIVE: the kernel wakes one waiting worker (sometimes a few) per event
+//   rearm      exclusive, and each worker leaves and rejoins the wait queue every 16 accepts, as
+//              nginx does: without that the first worker to wait takes most connections
 //   mutex      nginx's accept_mutex: only the worker holding a lock watches the listener; the
 //              others retry the lock now and then (counted as lock_busy)
 // The mutex is a robust, process-shared pthread mutex in shared memory (a memfd): if a worker is
@@ -19,7 +21,7 @@
 
 namespace prefork {
 
-enum class LockMode { kNone, kExclusive, kMutex };
+enum class LockMode { kNone, kExclusive, kRearm, kMutex };
 
 const char* lock_mode_name(LockMode mode);
 

@@ -176,7 +176,7 @@ void herd(const Settings& settings) {
     // One client: every connection finds every worker asleep, the herd's worst case. Then the
     // concurrent load of --clients threads, where workers are often busy when a connection comes.
     for (int clients : {1, settings.clients}) {
-        for (const char* lock : {"none", "exclusive", "mutex"}) {
+        for (const char* lock : {"none", "exclusive", "rearm", "mutex"}) {
             ServerProcess server = start(settings, {"--accept-lock", lock});
             std::vector<pid_t> workers = workers_of(server.pid());
             long wakeups_before = total_switches(workers);

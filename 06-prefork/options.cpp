@@ -18,11 +18,12 @@ void add_options(cs::CommandLine& cli, Options& options) {
             std::map<std::string, Share>{{"inherit", Share::kInherit}, {"reuseport", Share::kReusePort},
                                          {"pass", Share::kPass}}))
         ->option_text("inherit|reuseport|pass (default: inherit)");
-    app.add_option("--accept-lock", options.lock_mode, "Who wakes for a new connection: none, exclusive or mutex")
+    app.add_option("--accept-lock", options.lock_mode, "Who wakes for a new connection: none, exclusive, rearm or mutex")
         ->transform(CLI::CheckedTransformer(
             std::map<std::string, LockMode>{{"none", LockMode::kNone}, {"exclusive", LockMode::kExclusive},
+                                            {"rearm", LockMode::kRearm},
                                             {"mutex", LockMode::kMutex}}))
-        ->option_text("none|exclusive|mutex (default: exclusive)");
+        ->option_text("none|exclusive|rearm|mutex (default: exclusive)");
     app.add_option("--grace", options.grace_seconds, "On SIGTERM/SIGINT/SIGHUP, seconds open connections may finish")
         ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
     // Per worker, not in total: a total would need a counter shared by every worker (shared memory,

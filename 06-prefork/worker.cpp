@@ -32,6 +32,7 @@ constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing to ech
 constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
 constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
 constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
+constexpr std::uint64_t kRearmEvery = 16;        // rearm mode: go to the back of the wait queue this often
 
 // SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
 // stop gracefully like on the master's kStop. SIGUSR1 (usually passed on by the master): print
@@ -65,6 +66,7 @@ private:
     void release_accept_lock();
     void accept_if_room();
     void accept_some(bool drain);
+    void rearm_now_and_then();
     void pause_accepting();
     void on_connection(int fd, std::uint32_t events);
     void close_connection(int fd, const char* reason = nullptr);
@@ -110,7 +112,8 @@ void Worker::watch_listener(bool on) {
     std::uint32_t events = EPOLLIN;
     // EPOLLEXCLUSIVE (Linux 4.5): of all the epoll instances that watch this socket with the flag,
     // the kernel wakes one that is waiting, not all of them. It is only allowed with EPOLL_CTL_ADD.
-    if (setup_.lock_mode == LockMode::kExclusive) events |= EPOLLEXCLUSIVE;
+    bool exclusive = setup_.lock_mode == LockMode::kExclusive || setup_.lock_mode == LockMode::kRearm;
+    if (exclusive) events |= EPOLLEXCLUSIVE;
     control(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listener_.get(), events);
     watching_listener_ = on;
 }
@@ -185,7 +188,21 @@ void Worker::accept_some(bool drain) {
         control(EPOLL_CTL_ADD, fd, EPOLLIN);
         connection->by_activity = activity_.insert(activity_.end(), fd);  // the most recently active
         connections_.emplace(fd, std::move(connection));
+        rearm_now_and_then();
     }
+}
+// [/slide]
+
+// [slide:rearm]
+// EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, and a worker's place
+// in it is where its epoll_ctl(ADD) put it: the first worker to start is woken whenever it is
+// idle, and with light load it takes nearly every connection. Every kRearmEvery accepts, leave
+// the queue and join it again at the back, so the next connection wakes somebody else.
+// (nginx does the same on Linux: it deletes and re-adds its listening sockets every 16 accepts.)
+void Worker::rearm_now_and_then() {
+    if (setup_.lock_mode != LockMode::kRearm || counters_.accepted % kRearmEvery != 0) return;
+    watch_listener(false);
+    watch_listener(true);
 }
 // [/slide]
 

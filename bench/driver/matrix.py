@@ -63,6 +63,9 @@ _ALL = [
             ("--workers", "4", "--share", "inherit", "--accept-lock", "none"), note="inherited socket, no lock"),
     Variant("prefork-inherit-exclusive", "06-prefork", "echo-prefork",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "exclusive"), note="inherited, EPOLLEXCLUSIVE"),
+    Variant("prefork-inherit-rearm", "06-prefork", "echo-prefork",
+            ("--workers", "4", "--share", "inherit", "--accept-lock", "rearm"),
+            note="inherited, EPOLLEXCLUSIVE re-armed every 16 accepts"),
     Variant("prefork-inherit-mutex", "06-prefork", "echo-prefork",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "mutex"), note="inherited, accept mutex"),
     Variant("prefork-reuseport", "06-prefork", "echo-prefork",
@@ -74,8 +77,8 @@ VARIANTS = {v.key: v for v in _ALL}
 
 LESSONS = ["iterative", "process", "thread", "select", "epoll", "prefork"]  # one row per lesson
 EPOLL_EXTRA = ["epoll-edge", "epoll-2", "epoll-2-edge"]
-PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-inherit-mutex", "prefork-reuseport",
-                  "prefork-pass"]
+PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-inherit-rearm", "prefork-inherit-mutex",
+                  "prefork-reuseport", "prefork-pass"]
 SERVER_NAMES = ["asio"] + LESSONS  # binaries the driver looks for: build/bin/echo-<name>
 
 
@@ -267,10 +270,11 @@ def build(profile: Profile) -> list[Experiment]:
         experiments.append(Experiment(
             "spread", "Prefork: how evenly the workers accept",
             "Accepts per worker (max/min; 1.00 is perfectly even) and wake-ups per accept, from the counters "
-            "echo-prefork prints at exit. 20 clients churn connections at once.",
+            "echo-prefork prints at exit. 20 clients churn connections at once; then one at a time, where "
+            "every connection finds every worker idle and EPOLLEXCLUSIVE alone keeps waking the same one.",
             [M["conn_rate"]],
-            [_churn(p, p.spread_count, 20, PREFORK_SPREAD, "spread", reference=False,
-                    rounds=None if p.name == "full" else 1)]))
+            [_churn(p, p.spread_count, conns, PREFORK_SPREAD, "spread", reference=False,
+                    rounds=None if p.name == "full" else 1) for conns in (20, 1)]))
 
     if p.zombie_count:
         experiments.append(Experiment(

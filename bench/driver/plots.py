@@ -131,12 +131,15 @@ def plots(out_dir: Path, results: list[PointResult]) -> list[Path]:
                           [[_value(r, v, key) for r in points] for v in variants],
                           [row for r in points for row in r.rows], log=log)
 
-    rows = [row for r in of("spread") for row in r.rows if row.status == "ok" and row.worker_accepts]
+    spread = of("spread")
+    labelled = [(row, f"{row.variant.removeprefix('prefork-')}"
+                      f"{', ' + str(r.point.params.get('conns', '?')) + ' at once' if len(spread) > 1 else ''}")
+                for r in spread for row in r.rows if row.status == "ok" and row.worker_accepts]
+    rows = [row for row, _ in labelled]
     if rows:
         width = max(len(row.worker_accepts) for row in rows)
         made += _bars(out_dir, "prefork_spread", "Prefork: accepts per worker, busiest first (max/min)",
-                      "accepts per worker", [f"{row.variant.removeprefix('prefork-')} ({number(row.worker_spread, 2)})"
-                                             for row in rows],
+                      "accepts per worker", [f"{label} ({number(row.worker_spread, 2)})" for row, label in labelled],
                       [f"worker {i + 1}" for i in range(width)],
                       [row.worker_accepts + [0.0] * (width - len(row.worker_accepts)) for row in rows], rows)
     return made
