@@ -152,6 +152,20 @@ int tree_open_fd_count(pid_t pid) {
     return total;
 }
 
+bool tree_holds_socket(pid_t pid, unsigned long inode) {
+    const std::string target = "socket:[" + std::to_string(inode) + "]";
+    std::vector<pid_t> tree = descendants_of(pid);
+    tree.push_back(pid);
+    for (pid_t process : tree) {
+        std::error_code error;
+        for (const auto& entry : fs::directory_iterator("/proc/" + std::to_string(process) + "/fd", error)) {
+            std::error_code unreadable;  // the descriptor may be closed while we look
+            if (fs::read_symlink(entry.path(), unreadable).string() == target) return true;
+        }
+    }
+    return false;
+}
+
 // One exact lookup through sock_diag (what `ss` uses): the kernel finds the socket by its four-
 // tuple, where reading /proc/net/tcp would walk every socket of the machine (milliseconds each).
 std::optional<TcpQueues> tcp_queues(std::uint16_t local_port, std::uint16_t remote_port) {
@@ -184,7 +198,7 @@ std::optional<TcpQueues> tcp_queues(std::uint16_t local_port, std::uint16_t remo
     }
     const auto* socket = static_cast<const inet_diag_msg*>(NLMSG_DATA(header));
     // For a connected socket the kernel reports rqueue = received but unread, wqueue = unacknowledged.
-    TcpQueues queues{.send = socket->idiag_wqueue, .receive = socket->idiag_rqueue};
+    TcpQueues queues{.send = socket->idiag_wqueue, .receive = socket->idiag_rqueue, .inode = socket->idiag_inode};
     int left = static_cast<int>(header->nlmsg_len - NLMSG_LENGTH(sizeof *socket));
     for (auto* attribute = reinterpret_cast<const rtattr*>(socket + 1); RTA_OK(attribute, left);
          attribute = RTA_NEXT(attribute, left)) {

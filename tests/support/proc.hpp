@@ -42,7 +42,11 @@ struct TcpQueues {
     long receive = 0;      // bytes received that the owner has not read yet
     long send_buffer = 0;  // SO_SNDBUF as the kernel sizes it now (autotuned)
     long send_queued = 0;  // memory of the send queue: a blocking write() waits while this is >= send_buffer
+    unsigned long inode = 0;  // the socket's inode: /proc/<pid>/fd/N links to "socket:[inode]"
 };
 std::optional<TcpQueues> tcp_queues(std::uint16_t local_port, std::uint16_t remote_port);
+
+// Whether the process or one of its descendants still has the socket `inode` open.
+bool tree_holds_socket(pid_t pid, unsigned long inode);
 
 }  // namespace cs::test
