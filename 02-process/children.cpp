@@ -24,6 +24,12 @@ void restore_signals_in_child(const sigset_t& mask) {
     struct sigaction defaults {};
     defaults.sa_handler = SIG_DFL;
     for (int sig : {SIGCHLD, SIGINT, SIGTERM}) ::sigaction(sig, &defaults, nullptr);
+    // SIGUSR1 reaches a child only when someone signals the whole group (kill -USR1 -PGID). Its
+    // default action would end the child and drop its client; the parent's handler would set a
+    // flag nobody reads here. Ignored, it is discarded at once and does not even interrupt read().
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGUSR1, &ignore, nullptr);
     ::sigprocmask(SIG_SETMASK, &mask, nullptr);
 }
 
@@ -80,6 +86,15 @@ bool Children::full() const {
         if (slot.pid == 0) return false;  // a reaped child holds its slot until report_reaped() logged it
     }
     return true;
+}
+
+int Children::serving() const {
+    SignalBlock block;
+    int count = 0;
+    for (const Slot& slot : slots_) {
+        if (slot.pid != 0 && !slot.reaped) ++count;
+    }
+    return count;
 }
 
 // [slide:record-child]

@@ -34,7 +34,8 @@ private:
 };
 
 // In a new child: the signal handlers back to their defaults (SIGTERM ends a child; a child has
-// no children to reap), then the signal mask from before the fork.
+// no children to reap), SIGUSR1 ignored (the stats line is the parent's), then the signal mask
+// from before the fork.
 void restore_signals_in_child(const sigset_t& mask);
 
 class Children {
@@ -46,6 +47,7 @@ public:
     void install_reaper();
 
     bool full() const;                       // every slot holds a child that has not been reaped
+    int serving() const;                     // children not reaped yet: the connections open now
     void add(pid_t pid);                     // call with SIGCHLD blocked, right after fork()
     void report_reaped(const cs::Log& log);  // logs the children the handler reaped, frees their slots
     void end_all(const cs::Log& log);        // SIGTERM to every child, then reaps each one

@@ -2,8 +2,9 @@
 // New here: fork() after accept(), who closes which descriptor, and reaping children (children.cpp).
 // Known limit: a fork per connection costs time and a process per client costs memory; 06-prefork
 //   forks a few workers once, and 04/05 serve every client from one process.
-// Run: build/bin/echo-process            Watch: ps -o pid,ppid,stat,cmd --ppid $(pgrep -n echo-process)
+// Run: build/bin/echo-process            Watch: ps -o pid,ppid,stat,cmd --ppid $(pgrep -o echo-process)
 //   (try --no-reap: every client that leaves stays behind as a zombie, stat Z)
+//   and kill -USR1 $(pgrep -o echo-process): the parent prints how many children serve clients now
 #include "02-process/children.hpp"
 #include "common/cli.hpp"
 #include "common/echo.hpp"
@@ -21,6 +22,7 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 9002;
 constexpr int kDefaultMaxConns = 1024;
+constexpr int kDefaultIdleTimeout = 300;  // seconds
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
@@ -36,6 +38,13 @@ void on_stop_signal(int) {
     errno = saved_errno;
 }
 
+// SIGUSR1: a request for one stats line. Printing formats and allocates, which a handler must
+// never do, so the handler only sets a flag and the accept loop prints. A child ignores SIGUSR1
+// (restore_signals_in_child): it has nothing to report, and the default action would kill it.
+volatile std::sig_atomic_t stats_requested = 0;
+
+void on_stats_signal(int) { stats_requested = 1; }
+
 void install_signal_handlers() {
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
@@ -43,6 +52,9 @@ void install_signal_handlers() {
     action.sa_flags = 0;  // no SA_RESTART: let the signal interrupt accept() as well
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
+    // No SA_RESTART for SIGUSR1 either: a blocked accept() returns EINTR, so the loop prints at once.
+    action.sa_handler = on_stats_signal;
+    ::sigaction(SIGUSR1, &action, nullptr);
     // A client that closes without reading makes our next write() raise SIGPIPE, whose default
     // action kills the whole server. Ignored, the write() fails with EPIPE for that client only.
     // (An ignored signal stays ignored in a forked child: the children are protected too.)
@@ -50,11 +62,16 @@ void install_signal_handlers() {
 }
 
 // [slide:serve-client]
-void serve_client(const cs::Fd& conn, const cs::Log& log) {
+void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
     std::string peer = cs::peer_endpoint(conn.get());
     log.conn("{} connected (fd {})", peer, conn.get());
+    // A silent client would hold its child, and a place under --max-conns, forever.
+    if (!cs::set_idle_timeout(conn.get(), idle_timeout)) log.info("setsockopt() failed: {}", cs::errno_text());
     cs::EchoResult result = cs::echo_until_eof(conn.get());
-    if (result.error != 0) {
+    if (result.idle) {
+        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,
+                 result.failed_call, conn.get(), result.bytes);
+    } else if (result.error != 0) {
         log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
                  cs::errno_text(result.error), conn.get(), peer, result.bytes);
     } else {
@@ -64,10 +81,11 @@ void serve_client(const cs::Fd& conn, const cs::Log& log) {
 // [/slide]
 
 // [slide:child]
-[[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, const cs::Log& log, const sigset_t& mask) {
+[[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, int idle_timeout, const cs::Log& log,
+                           const sigset_t& mask) {
     listener.reset();  // the child never accepts: new clients are the parent's business
     echo_process::restore_signals_in_child(mask);
-    serve_client(conn, log);
+    serve_client(conn, idle_timeout, log);
     // _exit, not exit or return: nothing of the parent's (atexit handlers, the copied stdio
     // buffers, destructors of main's objects) may run a second time in the child.
     ::_exit(0);
@@ -75,11 +93,12 @@ void serve_client(const cs::Fd& conn, const cs::Log& log) {
 // [/slide]
 
 // [slide:fork]
-void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children, const cs::Log& log) {
+void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children, int idle_timeout,
+                 const cs::Log& log) {
     std::string peer = cs::peer_endpoint(conn.get());
     echo_process::SignalBlock block;  // no reaping until the new child is in the table
     pid_t pid = ::fork();
-    if (pid == 0) run_child(listener, conn, log, block.previous());
+    if (pid == 0) run_child(listener, conn, idle_timeout, log, block.previous());
     if (pid < 0) {
         log.info("fork() failed: {}; closing fd {} ({})", cs::errno_text(), conn.get(), peer);
         return;
@@ -90,14 +109,24 @@ void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children
     // reference. Forget this close and the client never sees EOF when the child exits.
 // [/slide]
 
+// Open: the children not reaped yet. (A SIGUSR1 that lands between the loop's flag test and
+// accept() waits for the next wake-up, as a reaped child's log line does: a gap these can live with.)
+void report_stats(const echo_process::Children& children, std::uint64_t accepted, const cs::Log& log) {
+    stats_requested = 0;
+    log.info("stats: {} open, {} accepted", children.serving(), accepted);
+}
+
 // [slide:accept-loop]
-void serve_forever(cs::Fd& listener, echo_process::Children& children, int max_conns, const cs::Log& log) {
+void serve_forever(cs::Fd& listener, echo_process::Children& children, const cs::ServerOptions& options,
+                   const cs::Log& log) {
+    std::uint64_t accepted = 0;
     while (!stop_requested) {
+        if (stats_requested) report_stats(children, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         children.report_reaped(log);  // log what the SIGCHLD handler reaped meanwhile; frees their slots
         if (connfd < 0) {
             if (stop_requested) break;
-            // EINTR is routine here: every child that ends interrupts accept() with SIGCHLD.
+            // EINTR is routine here: every child that ends interrupts accept() with SIGCHLD (SIGUSR1 too).
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
             // Out of descriptors or memory: accept() would fail again at once. Pause instead of
@@ -106,13 +135,14 @@ void serve_forever(cs::Fd& listener, echo_process::Children& children, int max_c
             continue;
         }
         cs::Fd conn{connfd};
+        ++accepted;
         if (stop_requested) break;  // conn's destructor closes connfd
         if (children.full()) {  // over the cap: close this one at once, and go on serving the others
             log.conn("{}: {} children already (--max-conns); closing fd {}", cs::peer_endpoint(connfd),
-                     max_conns, connfd);
+                     options.max_conns, connfd);
             continue;
         }
-        spawn_child(listener, std::move(conn), children, log);
+        spawn_child(listener, std::move(conn), children, options.idle_timeout, log);
     }
 }
 // [/slide]
@@ -123,6 +153,7 @@ int main(int argc, char** argv) {
     cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).",
                         kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);
+    cli.add_idle_timeout(kDefaultIdleTimeout);
     bool no_reap = false;
     cli.add_flag("--no-reap", no_reap, "Experiment: never reap children, so each one that ends stays a zombie");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
@@ -142,10 +173,11 @@ int main(int argc, char** argv) {
     echo_process::Children children(options.max_conns);
     if (!no_reap) children.install_reaper();
     cs::announce_listening(listener);
-    log.info("listening on {}, one child process per client (at most {}){}", cs::local_endpoint(listener.get()),
-             options.max_conns, no_reap ? "; --no-reap: children that end stay zombies" : "");
+    log.info("listening on {}, one child process per client (at most {}, idle timeout {} s){}",
+             cs::local_endpoint(listener.get()), options.max_conns, options.idle_timeout,
+             no_reap ? "; --no-reap: children that end stay zombies" : "");
 
-    serve_forever(listener, children, options.max_conns, log);
+    serve_forever(listener, children, options, log);
     listener.reset();  // refuse new clients while the children end
     log.info("stop signal received; ending children");
     children.end_all(log);

@@ -60,6 +60,15 @@ void Connections::join_finished() {
     // a done worker has taken the mutex for the last time, so none of these joins waits long.
 // [/slide]
 
+std::size_t Connections::serving() {
+    std::lock_guard lock(mutex_);
+    std::size_t count = 0;
+    for (const Connection& connection : list_) {
+        if (!connection.done) ++count;
+    }
+    return count;
+}
+
 // [slide:shutdown-all]
 void Connections::shutdown_all() {
     std::lock_guard lock(mutex_);

@@ -39,6 +39,7 @@ public:
     bool start(cs::Fd socket, Work work, const cs::Log& log);
 
     void join_finished();                 // accept thread: join the workers that are done
+    std::size_t serving();                // workers not done yet: the connections open now
     void shutdown_all();                  // stop: wake every worker blocked in read() or write()
     std::size_t join_all();               // stop: wait for every worker; returns how many there were
 

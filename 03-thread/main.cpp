@@ -4,6 +4,7 @@
 // Known limit: every client still costs a thread and its stack; 04-select and 05-epoll-pool serve
 //   thousands of mostly idle clients from one or a few threads.
 // Run: build/bin/echo-thread     Watch: grep Threads /proc/$(pgrep -n echo-thread)/status  (and ps -L)
+//   and kill -USR1 $(pgrep -n echo-thread): the accept thread prints how many clients it serves now
 #include "03-thread/connections.hpp"
 #include "common/cli.hpp"
 #include "common/echo.hpp"
@@ -22,13 +23,15 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 9003;
 constexpr int kDefaultMaxConns = 1024;
+constexpr int kDefaultIdleTimeout = 300;  // seconds
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
 // signal arriving just before accept() is entered would leave us asleep.
 // New with threads: the kernel gives a process-wide signal to any one thread that does not block
-// it, so this handler may run on a worker. Hence an atomic flag (a volatile sig_atomic_t written
-// on one thread and read on another is a data race), and nothing here that cares which thread it is.
+// it. The workers block these signals (WorkerSignalMask below), so the handlers run on the accept
+// thread. The flags are atomics all the same: lock-free atomics are safe in a handler, and a
+// volatile sig_atomic_t would be a data race the day another thread reads it.
 std::atomic<bool> stop_requested{false};
 std::atomic<int> listen_fd{-1};  // lock-free atomics are safe to read in a signal handler
 
@@ -39,6 +42,12 @@ void on_stop_signal(int) {
     errno = saved_errno;
 }
 
+// SIGUSR1: a request for one stats line. Printing formats and allocates, which a handler must
+// never do, so the handler only sets a flag and the accept loop prints.
+std::atomic<bool> stats_requested{false};
+
+void on_stats_signal(int) { stats_requested = true; }
+
 void install_signal_handlers() {
     struct sigaction action {};
     action.sa_handler = on_stop_signal;
@@ -46,6 +55,9 @@ void install_signal_handlers() {
     action.sa_flags = 0;  // no SA_RESTART: let the signal interrupt accept() as well
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
+    // No SA_RESTART for SIGUSR1 either: a blocked accept() returns EINTR, so the loop prints at once.
+    action.sa_handler = on_stats_signal;
+    ::sigaction(SIGUSR1, &action, nullptr);
     // A client that closes without reading makes our next write() raise SIGPIPE, whose default
     // action kills the whole server: here every other client's thread with it. Ignored, the
     // write() fails with EPIPE for that client only.
@@ -64,12 +76,40 @@ bool set_thread_stack_size(int kib, const cs::Log& log) {
     return error == 0;
 }
 
+// [slide:signal-mask]
+// Which thread gets SIGUSR1 matters: only the accept thread's accept() returning EINTR makes the
+// line come at once. (On a worker the handler would set the flag, and nobody would look until the
+// next client arrived.) A new thread starts with the signal mask of the thread that creates it, so
+// the accept thread blocks the three signals just while it creates a worker: the worker keeps them
+// blocked for life, the accept thread unblocks them at once (one that came meanwhile waits, pending).
+class WorkerSignalMask {
+public:
+    WorkerSignalMask() {
+        sigset_t signals;
+        sigemptyset(&signals);
+        for (int sig : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, sig);
+        ::pthread_sigmask(SIG_BLOCK, &signals, &previous_);
+    }
+    ~WorkerSignalMask() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    WorkerSignalMask(const WorkerSignalMask&) = delete;
+    WorkerSignalMask& operator=(const WorkerSignalMask&) = delete;
+
+private:
+    sigset_t previous_;
+};
+// [/slide]
+
 // [slide:serve-client]
-void serve_client(const cs::Fd& conn, const cs::Log& log) {  // runs on the connection's own thread
+void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  // on the connection's own thread
     std::string peer = cs::peer_endpoint(conn.get());
     log.conn("{} connected (fd {})", peer, conn.get());
+    // A silent client would hold its thread, and a place under --max-conns, forever.
+    if (!cs::set_idle_timeout(conn.get(), idle_timeout)) log.info("setsockopt() failed: {}", cs::errno_text());
     cs::EchoResult result = cs::echo_until_eof(conn.get());
-    if (result.error != 0) {
+    if (result.idle) {
+        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,
+                 result.failed_call, conn.get(), result.bytes);
+    } else if (result.error != 0) {
         log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
                  cs::errno_text(result.error), conn.get(), peer, result.bytes);
     } else {
@@ -78,9 +118,19 @@ void serve_client(const cs::Fd& conn, const cs::Log& log) {  // runs on the conn
 }
 // [/slide]
 
+// Open: the workers still serving. (A SIGUSR1 that lands between the loop's flag test and
+// accept() waits for the next wake-up: a gap a stats line can live with.)
+void report_stats(echo_thread::Connections& connections, std::uint64_t accepted, const cs::Log& log) {
+    stats_requested = false;
+    log.info("stats: {} open, {} accepted", connections.serving(), accepted);
+}
+
 // [slide:accept-loop]
-void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections, const cs::Log& log) {
+void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections, int idle_timeout,
+                   const cs::Log& log) {
+    std::uint64_t accepted = 0;
     while (!stop_requested) {
+        if (stats_requested) report_stats(connections, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         connections.join_finished();  // the threads whose clients left while we waited
         if (connfd < 0) {
@@ -93,10 +143,14 @@ void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections
             continue;
         }
         cs::Fd conn{connfd};
+        ++accepted;
         if (stop_requested) break;  // conn's destructor closes connfd
         // The Fd moves into the connection list, which the new thread reads it from: no thread
         // ever sees the loop's connfd variable, which the next accept() overwrites.
-        connections.start(std::move(conn), [&log](const cs::Fd& socket) { serve_client(socket, log); }, log);
+        WorkerSignalMask mask;  // the new thread starts with SIGINT, SIGTERM and SIGUSR1 blocked
+        connections.start(std::move(conn), [&log, idle_timeout](const cs::Fd& socket) {
+            serve_client(socket, idle_timeout, log);
+        }, log);
     }
 }
 // [/slide]
@@ -106,6 +160,7 @@ void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections
 int main(int argc, char** argv) {
     cs::CommandLine cli("echo-thread", "Echo server with one thread per client (lesson 03).", kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);
+    cli.add_idle_timeout(kDefaultIdleTimeout);
     int stack_kib = 0;
     cli.add_int("--stack-kib", stack_kib,
                 "Stack size of each client thread in KiB (not given: RLIMIT_STACK, usually 8192)", 64, 1024 * 1024);
@@ -126,11 +181,11 @@ int main(int argc, char** argv) {
     listen_fd = listener.get();
     install_signal_handlers();
     cs::announce_listening(listener);
-    log.info("listening on {}, one thread per client (at most {})", cs::local_endpoint(listener.get()),
-             options.max_conns);
+    log.info("listening on {}, one thread per client (at most {}, idle timeout {} s)",
+             cs::local_endpoint(listener.get()), options.max_conns, options.idle_timeout);
 
     echo_thread::Connections connections(static_cast<std::size_t>(options.max_conns));
-    serve_forever(listener, connections, log);
+    serve_forever(listener, connections, options.idle_timeout, log);
     listener.reset();             // refuse new clients while the threads wind up
     connections.shutdown_all();   // every blocked read() returns EOF, every blocked write() fails
     log.info("stop signal received; joined {} threads still serving clients", connections.join_all());

@@ -5,6 +5,7 @@
 //   Asio's tutorial echo (1 KiB buffer, Nagle on) is far slower on large messages, and a weak
 //   reference would flatter the lessons.
 // Run: build/bin/echo-asio --port 9010     Load it: build/bin/echo-load --port 9010
+//   Stats: kill -USR1 $(pgrep -n echo-asio) prints "stats: N open, M accepted", as every lesson does.
 #include "common/cli.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -25,12 +26,25 @@ using boost::system::error_code;
 constexpr std::uint16_t kDefaultPort = 9010;
 constexpr std::size_t kBufferSize = std::size_t{64} * 1024;  // one read can take a whole 64 KiB socket buffer
 
+// What SIGUSR1 reports. Owner: the io_context's one thread, so plain counters do. It must outlive
+// the io_context: destroying that destroys the pending handlers, and with them the last sessions.
+struct Stats {
+    std::uint64_t open = 0;      // sessions alive now
+    std::uint64_t accepted = 0;  // since start
+};
+
 // One client. The pending read or write handler holds a shared_ptr to the session: the session
 // lives exactly as long as an operation on it is outstanding (Asio's own examples do the same).
 // Owner: the io_context's one thread.
 class Session : public std::enable_shared_from_this<Session> {
 public:
-    Session(tcp::socket socket, const cs::Log& log) : socket_(std::move(socket)), log_(log) {}
+    Session(tcp::socket socket, Stats& stats, const cs::Log& log)
+        : socket_(std::move(socket)), stats_(stats), log_(log) {
+        ++stats_.open;
+    }
+    ~Session() { --stats_.open; }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
 
     void start() {
         error_code ignored;
@@ -72,6 +86,7 @@ private:
     }
 
     tcp::socket socket_;
+    Stats& stats_;
     const cs::Log& log_;
     std::string peer_;
     std::uint64_t echoed_ = 0;
@@ -80,14 +95,15 @@ private:
 
 class Server {
 public:
-    Server(asio::io_context& io, tcp::acceptor acceptor, const cs::Log& log)
-        : acceptor_(std::move(acceptor)), retry_(io), log_(log) {}
+    Server(asio::io_context& io, tcp::acceptor acceptor, Stats& stats, const cs::Log& log)
+        : acceptor_(std::move(acceptor)), retry_(io), stats_(stats), log_(log) {}
 
     void accept() {
         acceptor_.async_accept([this](error_code error, tcp::socket socket) {
             if (error == asio::error::operation_aborted) return;  // stopping
             if (error) return pause_then_accept(error);
-            std::make_shared<Session>(std::move(socket), log_)->start();
+            ++stats_.accepted;
+            std::make_shared<Session>(std::move(socket), stats_, log_)->start();
             accept();
         });
     }
@@ -105,8 +121,19 @@ private:
 
     tcp::acceptor acceptor_;
     asio::steady_timer retry_;
+    Stats& stats_;
     const cs::Log& log_;
 };
+
+// SIGUSR1 arrives as a completion too: Asio's own handler only records it, and this runs on the
+// loop, where logging is allowed. Each wait takes one signal; wait again for the next one.
+void print_stats_on_sigusr1(asio::signal_set& signals, const Stats& stats, const cs::Log& log) {
+    signals.async_wait([&signals, &stats, &log](error_code error, int) {
+        if (error) return;  // operation_aborted: stopping
+        log.info("stats: {} open, {} accepted", stats.open, stats.accepted);
+        print_stats_on_sigusr1(signals, stats, log);
+    });
+}
 
 // The listening socket comes from our own listen_tcp(), so echo-asio binds, reports errors and
 // uses the backlog exactly as the lessons do; Asio only takes the descriptor over.
@@ -121,15 +148,20 @@ tcp::acceptor adopt_listener(asio::io_context& io, cs::Fd listener) {
 // Runs until SIGINT/SIGTERM. Asio reports set-up failures (adopting the socket, registering
 // the signals) by throwing; main() turns them into the contract's one line and exit code 1.
 int serve(cs::Fd listener, const cs::Log& log) {
+    Stats stats;
     asio::io_context io(1);  // concurrency hint 1: one thread runs everything, as in our event loops
     // SIGINT/SIGTERM arrive as an ordinary completion on the loop: no code runs in a signal handler.
     // Registered before the listening line: a client may signal us the moment it reads that line.
     asio::signal_set stop_signals(io, SIGINT, SIGTERM);
     stop_signals.async_wait([&](error_code, int) { io.stop(); });
+    // SIGUSR1 is registered before the listening line too (its default action would kill us); one
+    // that comes before the first async_wait is kept by Asio and completes that wait.
+    asio::signal_set stats_signal(io, SIGUSR1);
 
     cs::announce_listening(listener);  // clients that connect from now on wait in the backlog
     log.info("listening on {}, one thread, Boost.Asio", cs::local_endpoint(listener.get()));
-    Server server(io, adopt_listener(io, std::move(listener)), log);
+    Server server(io, adopt_listener(io, std::move(listener)), stats, log);
+    print_stats_on_sigusr1(stats_signal, stats, log);
     server.accept();
     io.run();
     log.info("stop signal received; exiting");

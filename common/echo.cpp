@@ -1,4 +1,4 @@
-// common/echo.cpp — echo one connection to EOF with the RIO reader.
+// common/echo.cpp — echo one connection to EOF with the RIO reader, and the idle timeout.
 #include "common/echo.hpp"
 
 #include "common/rio.hpp"
@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <memory>
 #include <span>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 namespace cs {
 
@@ -20,6 +22,29 @@ constexpr std::size_t kEchoChunk = 64UL * 1024;
 
 }  // namespace
 
+// [slide:idle-timeout]
+bool set_idle_timeout(int connfd, int seconds) {
+    if (seconds == 0) return true;
+    // The timeout is per call, not per connection: each read() or write() may wait this long.
+    // A signal still interrupts such a call with EINTR (never restarted: the timeout would be
+    // wrong), and RIO retries it with the full timeout again.
+    timeval limit{.tv_sec = seconds, .tv_usec = 0};
+    return ::setsockopt(connfd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0 &&
+           ::setsockopt(connfd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0;
+}
+// [/slide]
+
+namespace {
+
+// On a blocking socket, EAGAIN can only mean that SO_RCVTIMEO or SO_SNDTIMEO ran out.
+void record_failure(EchoResult& result, const char* call) {
+    result.idle = errno == EAGAIN || errno == EWOULDBLOCK;
+    result.error = result.idle ? 0 : errno;
+    result.failed_call = call;
+}
+
+}  // namespace
+
 // [slide:echo-loop]
 EchoResult echo_until_eof(int connfd) {
     EchoResult result;
@@ -29,14 +54,12 @@ EchoResult echo_until_eof(int connfd) {
         // Complete lines, a piece of a long one, or the tail at EOF.
         ssize_t n = reader.read_lines({lines.get(), kEchoChunk});
         if (n == 0) return result;             // client closed (EOF) and everything was echoed
-        if (n < 0) {
-            result.error = errno;
-            result.failed_call = "read";
+        if (n < 0) {                           // ECONNRESET, or EAGAIN: the idle timeout ran out
+            record_failure(result, "read");
             return result;
         }
         if (writen(connfd, std::span(lines.get(), static_cast<std::size_t>(n))) < 0) {
-            result.error = errno;              // EPIPE or ECONNRESET: the client left without reading
-            result.failed_call = "write";
+            record_failure(result, "write");   // EPIPE or ECONNRESET: the client left without reading
             return result;
         }
         result.bytes += static_cast<std::uint64_t>(n);

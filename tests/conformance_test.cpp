@@ -8,14 +8,20 @@
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
 #include "tests/support/fragmenting_proxy.hpp"
+#include "tests/support/hardening.hpp"
 #include "tests/support/proc.hpp"
 
+#include <atomic>
 #include <csignal>
+#include <functional>
+#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <optional>
 #include <regex>
 #include <sys/socket.h>
 #include <thread>
+#include <vector>
 
 namespace cs::test {
 namespace {
@@ -47,6 +53,133 @@ void echo_and_close(std::uint16_t port, const std::string& message) {
     client.send(message);
     client.shutdown_write();
     EXPECT_EQ(client.read_to_eof(), message);
+}
+
+// ---- for the SIGUSR1 storm ----
+
+// SIGUSR1 to the server every millisecond, on a thread of its own, until stop() or a deadline.
+class SignalStorm {
+public:
+    explicit SignalStorm(const ServerProcess& server) {
+        thread_ = std::thread([this, &server] {
+            auto deadline = std::chrono::steady_clock::now() + 10s;
+            while (!stop_ && std::chrono::steady_clock::now() < deadline) {
+                server.signal(SIGUSR1);
+                ++sent_;
+                std::this_thread::sleep_for(1ms);
+            }
+            over_ = true;
+        });
+    }
+    SignalStorm(const SignalStorm&) = delete;
+    SignalStorm& operator=(const SignalStorm&) = delete;
+    ~SignalStorm() { stop(); }
+
+    void stop() {
+        stop_ = true;
+        if (thread_.joinable()) thread_.join();
+    }
+    int sent() const noexcept { return sent_; }
+    // Clients keep going until this: a few hundred signals have hit the server while they ran.
+    bool long_enough() const noexcept { return sent_ >= 300 || over_; }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::atomic<bool> over_{false};
+    std::atomic<int> sent_{0};
+    std::thread thread_;
+};
+
+// Rounds of 50 lines sent in one write() and read back: the server's read() and write() calls are
+// the ones the storm interrupts. At least two rounds, and more until the storm has lasted.
+void pipelining_client(std::uint16_t port, int index, const SignalStorm& storm) {
+    Client client = Client::connect(port);
+    for (int round = 0; round < 2 || !storm.long_enough(); ++round) {
+        std::string lines;
+        for (int i = 0; i < 50; ++i) lines += fmt::format("client {} round {} line {}\n", index, round, i);
+        client.expect_echo(lines);
+    }
+}
+
+// Rounds of a 64 KiB line sent in 4 KiB pieces, then read back (64 KiB fits in the kernel's
+// buffers, so sending it all before reading cannot deadlock).
+void bulk_client(std::uint16_t port, int index, const SignalStorm& storm) {
+    Client client = Client::connect(port);
+    for (int round = 0; round < 2 || !storm.long_enough(); ++round) {
+        std::string bulk = pattern_bytes(64 * 1024 - 1, static_cast<unsigned>(index * 1000 + round)) + "\n";
+        for (std::size_t at = 0; at < bulk.size(); at += 4096) client.send(std::string_view(bulk).substr(at, 4096));
+        if (client.read_exact(bulk.size()) != bulk) throw std::runtime_error(fmt::format("client {}: bulk differs", index));
+    }
+}
+
+// Runs the clients at once (one thread each), or one after another for a server that serves one
+// client at a time. Returns the first failure, or "".
+std::string run_clients(bool concurrent, const std::vector<std::function<void()>>& clients) {
+    std::mutex mutex;
+    std::string first_failure;
+    auto guarded = [&](const std::function<void()>& client) {
+        try {
+            client();
+        } catch (const std::exception& error) {
+            std::lock_guard lock(mutex);
+            if (first_failure.empty()) first_failure = error.what();
+        }
+    };
+    if (!concurrent) {
+        for (const auto& client : clients) guarded(client);
+        return first_failure;
+    }
+    std::vector<std::thread> threads;
+    for (const auto& client : clients) threads.emplace_back(guarded, client);
+    for (auto& thread : threads) thread.join();
+    return first_failure;
+}
+
+// ---- for the SIGPIPE test ----
+
+// Waits (bounded) until `done()`; polling kernel state, for which there is no event to wait on.
+template <class Predicate>
+bool within(std::chrono::milliseconds timeout, Predicate done, std::chrono::microseconds step = 2ms) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(step);
+    }
+    return true;
+}
+
+// Sends without ever reading until the server cannot echo what it has received. The client
+// connects with a tiny receive buffer, so the echo has nowhere to go: it piles up in the server's
+// send buffer. We stop once that buffer has less than kSlack free while a whole chunk of ours
+// waits unread in the server's receive queue: the server cannot write that chunk, even if our
+// window opened by the few KiB our buffer still holds, so it is stuck in write(), or will be as
+// soon as it reads on. The kernel shows us the server's side of the connection (sock_diag).
+// Each chunk is out of our send queue before the next goes, so the server's receive queue never
+// fills: our FIN still gets through afterwards.
+// Returns the server's side of the connection then, or nothing, with `why`, when the server
+// stopped taking our bytes without being stuck in write() (a server that strands data).
+std::optional<TcpQueues> fill_until_server_blocks_in_write(Client& client, std::uint16_t server_port,
+                                                           std::string& why) {
+    constexpr long kSlack = 8 * 1024;
+    std::string chunk;  // 32 lines of 1 KiB: a server that echoes whole lines echoes at once too
+    for (unsigned i = 0; i < 32; ++i) chunk += pattern_bytes(1023, i) + "\n";
+    const long chunk_size = static_cast<long>(chunk.size());
+    const std::uint16_t client_port = local_port(client.fd());
+    auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!client.send_within(chunk, 2s) || !within(2s, [&] { return client.unsent_bytes() == 0; }, 100us)) {
+            why = "the server stopped reading before it was stuck writing its echo";
+            return std::nullopt;
+        }
+        std::optional<TcpQueues> server = tcp_queues(server_port, client_port);
+        if (!server) {
+            why = "sock_diag does not know the server's side of the connection";
+            return std::nullopt;
+        }
+        if (server->receive >= chunk_size && server->send_buffer - server->send_queued < kSlack) return server;
+    }
+    why = "the server never stopped reading";
+    return std::nullopt;
 }
 
 }  // namespace
@@ -159,16 +292,61 @@ TEST_P(Conformance, ServesNextClientAfterClientReset) {
     EXPECT_TRUE(server.running());
 }
 
+// A client sends without reading until the server is stuck writing to it, then closes: with
+// unread bytes in its buffer, close() sends RST, and the server's write() fails with ECONNRESET
+// for that client only. (The first failing write after a reset in ESTABLISHED reports
+// ECONNRESET and raises no SIGPIPE. Closing at a random moment instead, before any echo had
+// arrived, would send FIN first, and the reset would then raise SIGPIPE by luck of timing:
+// SurvivesSigpipeWhenWritingToAResetClient does that on purpose.) A server that stops reading
+// before it is stuck writing is reset all the same.
 TEST_P(Conformance, SurvivesClientThatClosesWithoutReading) {
     ServerProcess server = start_server(GetParam(), {"--quiet"});
     for (int round = 0; round < 3; ++round) {
-        Client rude = Client::connect(server.port());
-        rude.send(pattern_bytes(1 << 20, round) + "\n");  // the echo will hit a closed socket: EPIPE
+        Client rude = Client::connect_with_receive_buffer(server.port(), 4096);
+        std::string why;
+        fill_until_server_blocks_in_write(rude, server.port(), why);
         rude.close();
     }
     Client next = Client::connect(server.port());
     next.expect_echo("did SIGPIPE kill you?\n");
     EXPECT_TRUE(server.running()) << server.stderr_text();
+}
+
+// A write() to a connection whose reset has already been reported raises SIGPIPE, whose default
+// action kills the whole server. Made deterministic here: the client half-closes first, so the
+// server's socket is in CLOSE_WAIT when the RST arrives, and Linux then reports the reset as EPIPE
+// (not ECONNRESET) to the very write() that is blocked on it, with SIGPIPE. (In ESTABLISHED the
+// first write() after a reset gets ECONNRESET and no signal; only a later one would raise it.)
+// Twenty rounds, each checked at once: the server is alive and serves a new client.
+TEST_P(Conformance, SurvivesSigpipeWhenWritingToAResetClient) {
+    ServerProcess server = start_server(GetParam(), {"--quiet"});
+    unsigned long last_socket = 0;
+    for (int round = 0; round < 20; ++round) {
+        {
+            Client rude = Client::connect_with_receive_buffer(server.port(), 4096);
+            std::string why;
+            std::optional<TcpQueues> stuck = fill_until_server_blocks_in_write(rude, server.port(), why);
+            ASSERT_TRUE(stuck) << "round " << round << ": " << why;
+            last_socket = stuck->inode;
+            rude.shutdown_write();
+            ASSERT_TRUE(within(2s, [&] { return rude.tcp_state() == TCP_FIN_WAIT2; }))
+                << "round " << round << ": the server never acknowledged our FIN";
+            rude.reset();  // RST: the server's blocked write() fails with EPIPE, and SIGPIPE is raised
+        }
+        // A server that died of it refuses the next client: at once if it served one at a time,
+        // by the next round if it was busy dying on another thread meanwhile.
+        try {
+            Client next = Client::connect(server.port());
+            next.expect_echo("still alive?\n");
+        } catch (const std::exception& error) {
+            auto status = server.wait_exit(1s);  // a server on its way out may not be reaped yet
+            FAIL() << "round " << round << ": " << error.what() << "; the server "
+                   << (status ? status->describe() : "is still running") << "\n" << server.stderr_text();
+        }
+    }
+    // The last round: wait (bounded) until the server has let go of that socket, or died.
+    within(2s, [&] { return !tree_holds_socket(server.pid(), last_socket); });
+    EXPECT_TRUE(server.running()) << server.wait_exit(0ms)->describe() << "\n" << server.stderr_text();
 }
 
 TEST_P(Conformance, ServesAnotherClientWhileOneIsIdle) {
@@ -215,6 +393,36 @@ TEST_P(Conformance, ServesFourThousandRoundTripsWithOnlyThirtyTwoDescriptors) {
         ASSERT_EQ(echo, "round trip " + std::to_string(i) + "\n") << "round trip " << i;
     }
     EXPECT_LE(settle_at_most(baseline, fds), baseline);
+}
+
+// ---- signals: SIGUSR1 asks for stats and changes nothing else ----------------------------
+
+// Eight clients, half pipelining lines and half sending 64 KiB in pieces, while SIGUSR1 hits the
+// server every millisecond: every system call it interrupts with EINTR must be retried, so every
+// byte comes back in order, nobody is dropped, and the server still accepts afterwards. Then at
+// least one stats line ("stats: N open, M accepted") is on stderr. A server that does not handle
+// SIGUSR1 dies at the first one (the default action).
+TEST_P(Conformance, EchoesEveryByteThroughASigusr1Storm) {
+    ServerProcess server = start_server(GetParam(), {"--quiet"});
+    SignalStorm storm(server);
+    std::vector<std::function<void()>> clients;
+    for (int i = 0; i < 8; ++i) {
+        clients.emplace_back([port = server.port(), i, &storm] {
+            i % 2 == 0 ? pipelining_client(port, i, storm) : bulk_client(port, i, storm);
+        });
+    }
+    // 01 serves one client at a time by design: its clients go one after another, through the same storm.
+    std::string failure = run_clients(GetParam().concurrent, clients);
+    storm.stop();
+    RecordProperty("sigusr1_sent", storm.sent());
+
+    EXPECT_EQ(failure, "") << "after " << storm.sent() << " signals";
+    ASSERT_TRUE(server.running()) << server.wait_exit(0ms)->describe() << " after " << storm.sent() << " signals";
+    Client after = Client::connect(server.port());
+    after.expect_echo("still accepting after the storm\n");
+    EXPECT_TRUE(stats_line_shows(server, "stats: ")) << "no 'stats: ' line on stderr:\n" << server.stderr_text();
+    EXPECT_TRUE(std::regex_search(server.stderr_text(), std::regex(R"(stats: [0-9]+ open, [0-9]+ accepted)")))
+        << "expected 'stats: N open, M accepted':\n" << server.stderr_text();
 }
 
 // ---- logging ----------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 // tests/lesson_iterative_test.cpp — 01-iterative: the conformance suite, and what makes 01 01:
-// one client at a time, the next one waiting in the listen backlog.
+// one client at a time, the next one waiting in the listen backlog (and what an idle timeout and
+// a stats request look like when there is only one place).
 #include "tests/conformance.hpp"
 #include "tests/support/client.hpp"
+#include "tests/support/hardening.hpp"
+
+#include <csignal>
 
 namespace cs::test {
 namespace {
@@ -39,6 +43,43 @@ TEST(Iterative, ServesClientsQueuedInTheBacklogInOrder) {
         EXPECT_EQ(queued[i].read_exact(expected.size(), 2s), expected);
         queued[i].close();  // the next one is served only now
     }
+}
+
+// One silent client holds 01 for the whole idle timeout, then the next one is served.
+TEST(Iterative, IdleTimeoutFreesTheServerFromASilentClient) {
+    ServerProcess server = start_server(iterative(), {"--idle-timeout", "1"});
+    Client silent = Client::connect(server.port());
+    silent.expect_echo("connected, then silent\n");
+    Client waiting = Client::connect(server.port());
+    waiting.send("my turn?\n");
+    EXPECT_FALSE(waiting.readable_within(300ms)) << "01 serves one client at a time";
+    EXPECT_EQ(waiting.read_exact(9, 3s), "my turn?\n") << "served once the silent one was closed";
+    EXPECT_EQ(silent.read_to_eof(1s), "");
+    EXPECT_TRUE(server.wait_for_stderr("idle for 1 s in read()", 1s)) << server.stderr_text();
+}
+
+TEST(Iterative, IdleTimeoutClosesASilentClientButNotASlowOne) {
+    expect_idle_client_closed_but_not_a_slow_one(iterative());
+}
+
+TEST(Iterative, IdleTimeoutZeroNeverCloses) { expect_idle_timeout_zero_never_closes(iterative()); }
+
+TEST(Iterative, IdleTimeoutClosesAClientThatStopsReading) { expect_client_that_stops_reading_is_closed(iterative()); }
+
+TEST(Iterative, BadIdleTimeoutIsAUsageError) { expect_bad_idle_timeout_is_a_usage_error(iterative()); }
+
+// While 01 serves a client it sits in that client's read() (which retries the EINTR): the stats
+// line comes when that client has left, like everything else in 01.
+TEST(Iterative, StatsLineWaitsUntilTheClientBeingServedLeaves) {
+    ServerProcess server = start_server(iterative(), {"--quiet"});
+    ASSERT_TRUE(stats_line_shows(server, "stats: 0 open, 0 accepted")) << server.stderr_text();
+    Client client = Client::connect(server.port());
+    client.expect_echo("busy\n");
+    server.signal(SIGUSR1);
+    EXPECT_FALSE(server.wait_for_stderr("1 accepted", 300ms)) << "01 is busy with its client";
+    client.expect_echo("a signal changes nothing for me\n");
+    client.close();
+    EXPECT_TRUE(server.wait_for_stderr("stats: 0 open, 1 accepted", 2s)) << server.stderr_text();
 }
 
 }  // namespace

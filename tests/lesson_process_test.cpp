@@ -6,6 +6,7 @@
 #include "tests/per_client.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
+#include "tests/support/hardening.hpp"
 #include "tests/support/proc.hpp"
 
 #include <atomic>
@@ -141,6 +142,67 @@ TEST(Process, SigtermWithTwentyConnectedClientsEndsEveryChild) {
     EXPECT_EQ(status->code, 0) << status->describe() << "\n" << server.stderr_text();
     EXPECT_TRUE(eventually([&] { return ::kill(-server.pid(), 0) == -1; }, 1s)) << "children outlived the parent";
     for (Client& client : clients) EXPECT_TRUE(client.readable_within(1s)) << "the client never saw its connection end";
+}
+
+TEST(Process, IdleTimeoutClosesASilentClientButNotASlowOne) {
+    expect_idle_client_closed_but_not_a_slow_one(process_server());
+}
+
+TEST(Process, IdleTimeoutZeroNeverCloses) { expect_idle_timeout_zero_never_closes(process_server()); }
+
+TEST(Process, IdleTimeoutClosesAClientThatStopsReading) {
+    expect_client_that_stops_reading_is_closed(process_server());
+}
+
+TEST(Process, BadIdleTimeoutIsAUsageError) { expect_bad_idle_timeout_is_a_usage_error(process_server()); }
+
+// Open counts the children not reaped yet; accepted, every connection since start.
+TEST(Process, StatsLineCountsOpenAndAcceptedConnections) { expect_stats_line_counts(process_server()); }
+
+// SIGUSR1 to the whole process group (kill -USR1 -PGID) reaches every child too. A child ignores
+// it: the default action would end the child and drop its client.
+TEST(Process, SigusrOneToTheWholeGroupEndsNoChild) {
+    ServerProcess server = start_server(process_server());
+    Client client = Client::connect(server.port());
+    client.expect_echo("before the signals\n");
+    for (int i = 0; i < 20; ++i) ::kill(-server.pid(), SIGUSR1);
+    client.expect_echo("after the signals\n");
+    EXPECT_EQ(live_children(server.pid()), 1);
+    EXPECT_TRUE(stats_line_shows(server, "stats: 1 open, 1 accepted")) << server.stderr_text();
+}
+
+// Descriptors do not starve 02: the parent closes its copy of each connection after fork(), so it
+// holds the listening socket and little else, and each child has a descriptor table of its own.
+// With RLIMIT_NOFILE = 32, 02 serves 40 clients at once, more than one table of 32 could hold.
+// What does run out is the cap: over --max-conns 40 the rest are refused at once (closed), not
+// left waiting; nothing spins meanwhile; and once clients leave and their children are reaped,
+// new clients are served. (The other limit, RLIMIT_NPROC, cannot be tested here: it does not
+// apply to root, and the tests often run as root.)
+TEST(Process, ThirtyTwoDescriptorsDoNotStarveTheParentAndTheCapRefusesTheRest) {
+    ServerProcess server = start_server(process_server(), {"--quiet", "--max-conns", "40"}, 32);
+    const std::string line = "one of sixty\n";
+    std::vector<Client> clients = clients_that_sent(server.port(), 60, line);
+    std::vector<bool> echoed = echoed_within(clients, line, 5s);
+    for (int i = 0; i < 60; ++i) {
+        if (i < 40) {
+            EXPECT_TRUE(echoed[i]) << "client " << i << " is within the cap and should be served";
+        } else {
+            EXPECT_FALSE(echoed[i]) << "client " << i << " is over the cap";
+            EXPECT_TRUE(clients[i].readable_within(1s)) << "client " << i << " should be closed, not left waiting";
+        }
+    }
+    for (int i = 0; i < 40; ++i) clients[i].expect_echo("still served\n", 2s);
+    double cpu = cpu_share_over(server.pid(), 2s);
+    RecordProperty("cpu_percent", static_cast<int>(cpu * 100));
+    EXPECT_LT(cpu, 0.2) << "the server and its children used " << cpu * 100 << " % of a core while idle";
+
+    for (int i = 0; i < 10; ++i) clients[i].close();
+    ASSERT_TRUE(eventually([&] { return live_children(server.pid()) <= 30 && zombie_children(server.pid()) == 0; }))
+        << live_children(server.pid()) << " live children";
+    for (int i = 0; i < 10; ++i) {
+        Client newcomer = Client::connect(server.port());
+        newcomer.expect_echo("room again\n", 2s);
+    }
 }
 
 TEST(Process, SigtermEndsAStoppedChildToo) {

@@ -6,9 +6,12 @@
 #include "tests/per_client.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
+#include "tests/support/hardening.hpp"
 #include "tests/support/proc.hpp"
 
+#include <algorithm>
 #include <csignal>
+#include <cstdint>
 #include <regex>
 #include <vector>
 
@@ -92,6 +95,75 @@ TEST(Thread, SmallerStackOptionStillServesAndBadSizeIsAUsageError) {
     EXPECT_TRUE(crowd.all_echoed()) << crowd.first_error;
     RunResult run = run_to_exit(resolved(thread_server()).binary, {"--stack-kib", "8"});
     EXPECT_EQ(run.status.code, 2) << run.status.describe() << "\n" << run.err;
+}
+
+TEST(Thread, IdleTimeoutClosesASilentClientButNotASlowOne) {
+    expect_idle_client_closed_but_not_a_slow_one(thread_server());
+}
+
+TEST(Thread, IdleTimeoutZeroNeverCloses) { expect_idle_timeout_zero_never_closes(thread_server()); }
+
+TEST(Thread, IdleTimeoutClosesAClientThatStopsReading) { expect_client_that_stops_reading_is_closed(thread_server()); }
+
+TEST(Thread, BadIdleTimeoutIsAUsageError) { expect_bad_idle_timeout_is_a_usage_error(thread_server()); }
+
+TEST(Thread, StatsLineCountsOpenAndAcceptedConnections) { expect_stats_line_counts(thread_server()); }
+
+// Which thread takes a signal sent to the process? Any one that does not block it. The workers
+// block SIGINT, SIGTERM and SIGUSR1 from birth, so it is always the accept thread (tid == pid),
+// whose accept() the signal must interrupt. Read from /proc, thread by thread.
+TEST(Thread, WorkersBlockTheSignalsSoTheAcceptThreadTakesThem) {
+    ServerProcess server = start_server(thread_server(), {"--quiet"});
+    std::vector<Client> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("held\n");
+    }
+    const std::uint64_t signals = (1ull << (SIGINT - 1)) | (1ull << (SIGTERM - 1)) | (1ull << (SIGUSR1 - 1));
+    int blocking_workers = 0;
+    for (pid_t tid : thread_ids(server.pid())) {
+        std::uint64_t blocked = blocked_signals(server.pid(), tid);
+        if (tid == server.pid()) {
+            EXPECT_EQ(blocked & signals, 0u) << "the accept thread must take the signals";
+        } else if ((blocked & signals) == signals) {
+            ++blocking_workers;
+        }
+    }
+    EXPECT_GE(blocking_workers, 3) << "every client's thread should block SIGINT, SIGTERM and SIGUSR1";
+    EXPECT_TRUE(stats_line_shows(server, "stats: 3 open, 3 accepted")) << server.stderr_text();
+}
+
+// More clients than descriptors: RLIMIT_NOFILE = 32 and 60 clients. 03 has one descriptor table
+// for all its threads, so accept() fails with EMFILE once about 28 clients are connected. The
+// others wait in the listen backlog (their connect() succeeded; nobody reads them yet). The
+// served ones still echo; the accept loop pauses 100 ms after each EMFILE instead of spinning,
+// so the server uses little CPU; and as served clients leave, the waiting ones are served.
+TEST(Thread, MoreClientsThanDescriptorsWaitAtLowCpuAndAreServedLater) {
+    ServerProcess server = start_server(thread_server(), {"--quiet"}, 32);
+    const std::string line = "one of sixty\n";
+    std::vector<Client> clients = clients_that_sent(server.port(), 60, line);
+    std::vector<bool> echoed = echoed_within(clients, line, 2s);
+    int served = static_cast<int>(std::count(echoed.begin(), echoed.end(), true));
+    RecordProperty("served_with_32_fds", served);
+    EXPECT_GE(served, 10) << "a few descriptors must still serve clients";
+    EXPECT_LT(served, 60) << "32 descriptors cannot hold 60 clients: was the limit applied?";
+    for (int i = 0; i < 60; ++i) {
+        if (echoed[i]) clients[i].expect_echo("still served\n", 2s);
+    }
+    double cpu = cpu_share_over(server.pid(), 2s);
+    RecordProperty("cpu_percent", static_cast<int>(cpu * 100));
+    EXPECT_LT(cpu, 0.2) << "the server used " << cpu * 100 << " % of a core while out of descriptors";
+
+    for (int i = 0; i < 60; ++i) {
+        if (echoed[i]) clients[i].close();
+    }
+    for (int i = 0; i < 60; ++i) {  // in backlog order: each one served frees a place for the next
+        if (echoed[i]) continue;
+        EXPECT_EQ(clients[i].read_exact(line.size(), 5s), line) << "waiting client " << i;
+        clients[i].close();
+    }
+    Client newcomer = Client::connect(server.port());
+    newcomer.expect_echo("recovered\n");
 }
 
 TEST(Thread, SigtermWithTwentyConnectedClientsJoinsEveryThread) {

@@ -6,7 +6,11 @@
 
 #include <cerrno>
 #include <fmt/format.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <thread>
@@ -32,6 +36,20 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 Client Client::connect(std::uint16_t port, const std::string& host) { return Client(connect_tcp(host, port)); }
 
+Client Client::connect_with_receive_buffer(std::uint16_t port, int bytes) {
+    Fd socket{::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+    if (!socket) throw std::runtime_error(fmt::format("socket(): {}", errno_text()));
+    ::setsockopt(socket.get(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+    sockaddr_in server{};
+    server.sin_family = AF_INET;
+    server.sin_port = htons(port);
+    server.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    while (::connect(socket.get(), reinterpret_cast<sockaddr*>(&server), sizeof server) < 0) {
+        if (errno != EINTR) throw std::runtime_error(fmt::format("connect(): {}", errno_text()));
+    }
+    return Client(std::move(socket));
+}
+
 void Client::send(std::string_view bytes) {
     std::size_t done = 0;
     while (done < bytes.size()) {
@@ -43,6 +61,24 @@ void Client::send(std::string_view bytes) {
         }
         done += static_cast<std::size_t>(n);
     }
+}
+
+bool Client::send_within(std::string_view bytes, std::chrono::milliseconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        ssize_t n = ::send(fd_.get(), bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n >= 0) {
+            done += static_cast<std::size_t>(n);
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+            throw std::runtime_error(fmt::format("send(): {} after {} of {} bytes", errno_text(), done, bytes.size()));
+        }
+        pollfd writable{fd_.get(), POLLOUT, 0};
+        if (::poll(&writable, 1, remaining_ms(deadline)) == 0) return false;
+    }
+    return true;
 }
 
 std::string Client::read_exact(std::size_t count, std::chrono::milliseconds timeout) {
@@ -113,6 +149,19 @@ void Client::expect_echo(std::string_view bytes, std::chrono::milliseconds timeo
 }
 
 void Client::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
+
+long Client::unsent_bytes() const {
+    int bytes = 0;
+    if (::ioctl(fd_.get(), SIOCOUTQNSD, &bytes) < 0) return -1;
+    return bytes;
+}
+
+int Client::tcp_state() const {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd_.get(), IPPROTO_TCP, TCP_INFO, &info, &length) < 0) return -1;
+    return info.tcpi_state;
+}
 
 void Client::reset() {
     linger abort_on_close{1, 0};
