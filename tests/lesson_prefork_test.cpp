@@ -597,20 +597,24 @@ TEST(Prefork, MutexAcceptLockIsTakenOverWhenItsHolderIsKilled) {
     next.expect_echo("the new holder serves me\n", 1s);
 }
 
+// Four workers with the given --accept-lock take `connections` clients, one at a time; the
+// workers' counter rows at exit (printed), after checking that every connection was counted.
+std::vector<Row> accepts_one_at_a_time(const std::string& lock, int connections) {
+    ServerProcess server = start_server(plain(), {"--workers", "4", "--accept-lock", lock, "--quiet"});
+    EXPECT_EQ(wait_for_workers(server.pid(), 4).size(), 4u);
+    ClientLoop loop(server.port(), connections);
+    loop.join();
+    EXPECT_EQ(loop.failures(), 0) << loop.first_error();
+    std::vector<Row> rows = request_table(server, 4);
+    EXPECT_EQ(rows.size(), 4u) << server.stderr_text();
+    EXPECT_EQ(total_accepted(rows), static_cast<std::uint64_t>(connections));
+    print_table(fmt::format("--accept-lock {}, {} sequential connections, 4 workers:", lock, connections), rows);
+    return rows;
+}
+
 class PreforkHerd : public testing::TestWithParam<std::string> {};
 
-TEST_P(PreforkHerd, CountersAddUpAndArePrinted) {
-    ServerProcess server = start_server(plain(), {"--workers", "4", "--accept-lock", GetParam(), "--quiet"});
-    ASSERT_EQ(wait_for_workers(server.pid(), 4).size(), 4u);
-    constexpr int kConnections = 200;
-    ClientLoop loop(server.port(), kConnections);
-    loop.join();
-    ASSERT_EQ(loop.failures(), 0) << loop.first_error();
-    std::vector<Row> rows = request_table(server, 4);
-    ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
-    EXPECT_EQ(total_accepted(rows), static_cast<std::uint64_t>(kConnections));
-    print_table(fmt::format("--accept-lock {}, {} sequential connections, 4 workers:", GetParam(), kConnections), rows);
-}
+TEST_P(PreforkHerd, CountersAddUpAndArePrinted) { accepts_one_at_a_time(GetParam(), 200); }
 
 INSTANTIATE_TEST_SUITE_P(Lock, PreforkHerd, testing::Values("none", "exclusive", "rearm", "mutex"));
 
@@ -618,17 +622,9 @@ INSTANTIATE_TEST_SUITE_P(Lock, PreforkHerd, testing::Values("none", "exclusive",
 // at a time mostly meets the same worker (the README's lab: 1470 / 518 / 11 / 1). Re-arming every
 // 16 accepts sends each worker to the back in turn, so every worker gets its share.
 TEST(Prefork, RearmGivesEveryWorkerConnectionsWhenClientsComeOneAtATime) {
-    ServerProcess server = start_server(plain(), {"--workers", "4", "--accept-lock", "rearm", "--quiet"});
-    ASSERT_EQ(wait_for_workers(server.pid(), 4).size(), 4u);
-    constexpr int kConnections = 400;
-    ClientLoop loop(server.port(), kConnections);
-    loop.join();
-    ASSERT_EQ(loop.failures(), 0) << loop.first_error();
-    std::vector<Row> rows = request_table(server, 4);
-    ASSERT_EQ(rows.size(), 4u) << server.stderr_text();
-    EXPECT_EQ(total_accepted(rows), static_cast<std::uint64_t>(kConnections));
-    for (const Row& row : rows) EXPECT_GE(row.accepted, 16u) << "a worker that never reached the front of the queue";
-    print_table(fmt::format("--accept-lock rearm, {} sequential connections, 4 workers:", kConnections), rows);
+    for (const Row& row : accepts_one_at_a_time("rearm", 400)) {
+        EXPECT_GE(row.accepted, 16u) << "a worker that never reached the front of the queue";
+    }
 }
 
 // ---- hardening (issue #9) -------------------------------------------------------------------
