@@ -168,11 +168,39 @@ def starter_scores_low_but_not_zero(ctx: Context, lesson: str) -> None:
           f"{graded.describe()}")
 
 
+def without_options(ctx: Context, server: Path, drop: dict) -> Path:
+    """A stand-in for `server` that leaves out the lesson options it does not know, then exec()s
+    it: same pid, same everything else. A fixture has only the contract's command line, while a
+    lesson's suite passes its own options to whole variants (05: --edge, --threads 2); without
+    this, every test of those variants would fail at the usage error instead of at the bug."""
+    check(all(isinstance(name, str) and isinstance(count, int) for name, count in drop.items()),
+          f"drop_options maps an option to how many values follow it: {drop}")
+    wrapper = ctx.work / f"{server.name}-without-options"
+    wrapper.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import os, sys
+        drop = {drop!r}
+        args, words = [], iter(sys.argv[1:])
+        for word in words:
+            name = word.split("=", 1)[0]
+            if name not in drop:
+                args.append(word)
+            elif "=" not in word:
+                for _ in range(drop[name]):
+                    next(words, None)
+        os.execv({str(server)!r}, [{str(server)!r}, *args])
+        """))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def broken_server_loses_exactly_its_points(ctx: Context, name: str, entry: dict) -> None:
     check(not any(test.startswith("TODO") for test in entry["fail"]),
           f"tests/broken/expected.toml [{name}]: grading/rubrics/{entry['rubric']}.toml exists now; replace "
           f"the TODO with the test that must catch this bug: {entry['fail']}")
     server = ctx.server(entry.get("server", f"echo-broken-{name}"))
+    if "drop_options" in entry:
+        server = without_options(ctx, server, entry["drop_options"])
     graded = ctx.grade("--lesson", entry["rubric"], "--server", str(server))
     graded.check_reports()
     rubric = grade.load_rubric(RUBRICS / f"{entry['rubric']}.toml")
