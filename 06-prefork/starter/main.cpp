@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <poll.h>
@@ -221,9 +222,7 @@ int run_master(Master& master, const sigset_t& while_asleep) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int serve(int argc, char** argv) {
     cs::CommandLine cli("echo-prefork-starter",
                         "Echo server: a master and pre-forked workers sharing one port (lesson 06 starter).",
                         kDefaultPort);
@@ -244,6 +243,16 @@ int main(int argc, char** argv) {
     pthread_mutex_t* accept_mutex = options.lock_mode == LockMode::kMutex ? create_accept_mutex(log) : nullptr;
     sigset_t while_asleep = install_master_signals();  // before the first fork(): no SIGCHLD is missed
     Master master(options, std::move(port_socket), accept_mutex, std::vector<std::string>(argv, argv + argc), log);
-    log.info("master: {} workers, one port", options.workers);
     return run_master(master, while_asleep);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return serve(argc, argv);
+    } catch (const std::exception& error) {  // out of memory, or a bug: one line, not a terminate()
+        std::fprintf(stderr, "echo-prefork-starter: %s\n", error.what());
+        return cs::kExitStartup;
+    }
 }

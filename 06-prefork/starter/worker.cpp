@@ -178,7 +178,8 @@ private:
         if (!stopping_ && setup_.accept_mutex && !holds_lock_) wake = now + kLockRetry;
         if (paused_until_ > now) wake = std::min(wake, paused_until_);
         if (wake == Clock::time_point::max()) return -1;
-        return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
+        auto ms = std::chrono::ceil<std::chrono::milliseconds>(wake - now).count();
+        return static_cast<int>(std::max<decltype(ms)>(ms, 0));  // a deadline just passed: poll, never -1
     }
 
     WorkerSetup setup_;
