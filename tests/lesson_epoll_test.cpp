@@ -133,7 +133,7 @@ TEST(Epoll, EdgeTriggeredEchoesABurstLargerThanOneReadWithNothingSentAfterIt) {
     Client client = Client::connect(server.port());
     const std::string burst = pattern_bytes(256 * 1024, 21);
     try {
-        std::string echo = echo_large(client, burst, 3s);
+        std::string echo = echo_large(client, burst, 5s);
         EXPECT_TRUE(echo == burst) << "256 KiB came back with different bytes";
     } catch (const std::exception& error) {
         ADD_FAILURE() << "the echo stopped short (" << error.what() << "): with --edge, read each ready "
