@@ -167,3 +167,27 @@ TEST(Epoll, SigusrOnePrintsTotalsAndEachLoopsShare) {
 
 }  // namespace
 }  // namespace cs::test
+
+// ---- edge-triggered: read until EAGAIN (the grader's test for tests/broken/epoll_et_no_drain.cpp) ----
+namespace cs::test {
+namespace {
+
+// Edge-triggered, epoll reports new bytes once, when they arrive, and not again while they wait.
+// A loop that does one read() per report and then waits for the next one strands the rest until
+// the client sends more, and this client sends nothing more: one burst of four times the
+// reference's 64 KiB read budget, then it only reads.
+TEST(Epoll, EdgeTriggeredEchoesABurstLargerThanOneReadWithNothingSentAfterIt) {
+    ServerProcess server = start_server(epoll_server(), {"--edge", "--quiet"});
+    Client client = Client::connect(server.port());
+    const std::string burst = pattern_bytes(256 * 1024, 21);
+    try {
+        std::string echo = echo_large(client, burst, 5s);
+        EXPECT_TRUE(echo == burst) << "256 KiB came back with different bytes";
+    } catch (const std::exception& error) {
+        ADD_FAILURE() << "the echo stopped short (" << error.what() << "): with --edge, read each ready "
+                      << "connection until read() says EAGAIN, or remember to read it again";
+    }
+}
+
+}  // namespace
+}  // namespace cs::test

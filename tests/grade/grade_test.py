@@ -168,11 +168,39 @@ def starter_scores_low_but_not_zero(ctx: Context, lesson: str) -> None:
           f"{graded.describe()}")
 
 
+def without_options(ctx: Context, server: Path, drop: dict) -> Path:
+    """A stand-in for `server` that leaves out the lesson options it does not know, then exec()s
+    it: same pid, same everything else. A fixture has only the contract's command line, while a
+    lesson's suite passes its own options to whole variants (05: --edge, --threads 2); without
+    this, every test of those variants would fail at the usage error instead of at the bug."""
+    check(all(isinstance(name, str) and isinstance(count, int) for name, count in drop.items()),
+          f"drop_options maps an option to how many values follow it: {drop}")
+    wrapper = ctx.work / f"{server.name}-without-options"
+    wrapper.write_text(textwrap.dedent(f"""\
+        #!{sys.executable}
+        import os, sys
+        drop = {drop!r}
+        args, words = [], iter(sys.argv[1:])
+        for word in words:
+            name = word.split("=", 1)[0]
+            if name not in drop:
+                args.append(word)
+            elif "=" not in word:
+                for _ in range(drop[name]):
+                    next(words, None)
+        os.execv({str(server)!r}, [{str(server)!r}, *args])
+        """))
+    wrapper.chmod(0o755)
+    return wrapper
+
+
 def broken_server_loses_exactly_its_points(ctx: Context, name: str, entry: dict) -> None:
     check(not any(test.startswith("TODO") for test in entry["fail"]),
           f"tests/broken/expected.toml [{name}]: grading/rubrics/{entry['rubric']}.toml exists now; replace "
           f"the TODO with the test that must catch this bug: {entry['fail']}")
     server = ctx.server(entry.get("server", f"echo-broken-{name}"))
+    if "drop_options" in entry:
+        server = without_options(ctx, server, entry["drop_options"])
     graded = ctx.grade("--lesson", entry["rubric"], "--server", str(server))
     graded.check_reports()
     rubric = grade.load_rubric(RUBRICS / f"{entry['rubric']}.toml")
@@ -218,6 +246,52 @@ def refuses_exclude_of_test_not_included(ctx: Context) -> None:
         """)
     graded = ctx.grade("--rubric", str(rubric), timeout=60)
     check(graded.exit_code == 2 and "Lesson/Conformance.NoSuchTest" in graded.stderr, graded.describe())
+
+
+def points_table_reweighs_included_tests_and_refuses_unknown_ones(ctx: Context) -> None:
+    (ctx.work / "fragment.toml").write_text(textwrap.dedent("""\
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        """))
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        reference = "echo-iterative"
+        include = ["fragment.toml"]
+        [points]
+        "Lesson/Conformance.EchoesOneLine" = 7
+        """)
+    graded = ctx.grade("--rubric", str(rubric), timeout=120)
+    graded.check_reports()
+    check(graded.results["tests"][0]["max_score"] == 7, f"[points] did not reweigh:\n{graded.describe()}")
+    rubric.write_text(rubric.read_text().replace("EchoesOneLine\" = 7", "EchoesOneLin\" = 7"))
+    refused = ctx.grade("--rubric", str(rubric), timeout=60)
+    check(refused.exit_code == 2 and "[points] names 'Lesson/Conformance.EchoesOneLin'" in refused.stderr,
+          f"a [points] entry for a test no include lists must be refused\n{refused.describe()}")
+
+
+def entry_stops_at_its_first_failing_variant(ctx: Context) -> None:
+    # test-epoll runs each conformance test three ways; a server that echoes nothing fails the
+    # first, and the other two cannot change the entry's score.
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-epoll"
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        """)
+    graded = ctx.grade("--rubric", str(rubric), "--server", str(ctx.server("echo-iterative-starter")), timeout=120)
+    graded.check_reports()
+    output = graded.results["tests"][0]["output"]
+    check("[Lesson/Conformance.EchoesOneLine/epoll]" in output and "epoll_edge]" not in output,
+          f"expected the first variant's failure only:\n{output}")
 
 
 def server_that_exits_at_once_scores_zero_quickly(ctx: Context) -> None:
@@ -338,6 +412,10 @@ def cases() -> dict[str, tuple[list[str], object]]:
                                                             hung_server_is_cut_at_each_deadline_and_leaves_no_process),
         "HiddenTestsAreNotNamedInTheTable": (["test-iterative", "echo-broken-drops-tail"],
                                              hidden_tests_are_not_named_in_the_table),
+        "PointsTableReweighsIncludedTestsAndRefusesUnknownOnes": (
+            ["test-iterative", "echo-iterative"], points_table_reweighs_included_tests_and_refuses_unknown_ones),
+        "EntryStopsAtItsFirstFailingVariant": (["test-epoll", "echo-iterative-starter"],
+                                               entry_stops_at_its_first_failing_variant),
     }
     found.update(grader_cases)
     return found
