@@ -204,13 +204,14 @@ def broken_server_loses_exactly_its_points(ctx: Context, name: str, entry: dict)
     graded = ctx.grade("--lesson", entry["rubric"], "--server", str(server))
     graded.check_reports()
     rubric = grade.load_rubric(RUBRICS / f"{entry['rubric']}.toml")
-    unknown = set(entry["fail"]) - {item.name for item in rubric.items}
+    unknown = (set(entry["fail"]) | set(entry.get("may_fail", []))) - {item.name for item in rubric.items}
     check(not unknown, f"expected.toml [{name}] names tests the {entry['rubric']} rubric does not have: {unknown}")
     graded.check_explanations(rubric)
-    lost, expected = graded.failed_items(rubric), set(entry["fail"])
-    check(lost == expected,
+    # may_fail: tests the bug fails only when timing lets it show (exits that happen to coalesce).
+    lost, expected, maybe = graded.failed_items(rubric), set(entry["fail"]), set(entry.get("may_fail", []))
+    check(expected <= lost <= expected | maybe,
           f"{server.name} against {entry['rubric']}:\n  should fail but passed: {sorted(expected - lost)}\n"
-          f"  should pass but failed: {sorted(lost - expected)}\n{graded.describe()}")
+          f"  should pass but failed: {sorted(lost - expected - maybe)}\n{graded.describe()}")
     if "message" in entry:
         check(entry["message"] in graded.stdout, f"stdout lacks {entry['message']!r}\n{graded.describe()}")
 
