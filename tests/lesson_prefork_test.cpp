@@ -561,8 +561,8 @@ TEST(Prefork, SigusrTwoUpgradeWhileClientsConnectLosesNoneAndTheNewMasterServes)
 
 TEST(Prefork, AcceptsAListeningSocketFromSystemdSocketActivation) {
     Fd listener = listen_tcp({.host = "127.0.0.1", .port = 0});
-    // A free descriptor number below 10 (the shell's redirections take one digit), without
-    // FD_CLOEXEC, so the shell inherits it.
+    // A free descriptor number below 10 (the shell's redirections take one digit), passed on to
+    // the shell on purpose (ServerProcess closes every other one a server would inherit).
     int inheritable = 9;
     while (inheritable > 3 && ::fcntl(inheritable, F_GETFD) >= 0) --inheritable;
     ASSERT_GT(inheritable, 3) << "no free descriptor below 10";
@@ -574,7 +574,8 @@ TEST(Prefork, AcceptsAListeningSocketFromSystemdSocketActivation) {
                                      inheritable);
     ServerProcess server = ServerProcess::start({.binary = "/bin/sh",
                                                  .args = {"-c", script, resolved(plain()).binary, "--workers", "2"},
-                                                 .add_port_zero = false});
+                                                 .add_port_zero = false,
+                                                 .pass_fds = {inheritable}});
     EXPECT_EQ(server.port(), local_port(listener.get()));
     EXPECT_NE(server.stderr_text().find("from LISTEN_FDS"), std::string::npos) << server.stderr_text();
     Client client = Client::connect(server.port());

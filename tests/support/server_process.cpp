@@ -93,7 +93,18 @@ void reset_signals_in_child() {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-Spawned spawn(const std::string& binary, const std::vector<std::string>& args, std::optional<rlim_t> nofile) {
+// Every descriptor above stderr. close_range() (Linux 5.11) in one call; else one fcntl() per
+// possible descriptor. Both are plain system calls, safe between fork() and exec().
+void mark_inherited_descriptors_close_on_exec() {
+    if (::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0) return;
+    rlimit limit{};
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+    int highest = limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur > 65536 ? 65536 : static_cast<int>(limit.rlim_cur);
+    for (int fd = 3; fd < highest; ++fd) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
+Spawned spawn(const std::string& binary, const std::vector<std::string>& args, std::optional<rlim_t> nofile,
+              const std::vector<int>& pass_fds = {}) {
     std::vector<std::string> argv_storage{binary};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -114,6 +125,12 @@ Spawned spawn(const std::string& binary, const std::vector<std::string>& args, s
         ::dup2(devnull, STDIN_FILENO);
         ::dup2(out[1], STDOUT_FILENO);
         ::dup2(err[1], STDERR_FILENO);
+        // Whatever the test runner left open without close-on-exec (a CI agent's pipes, a shell's
+        // redirections) must not reach the server: under RLIMIT_NOFILE = 32 each one is a client
+        // fewer, and a descriptor count would start from the runner's habits. Marked close-on-exec
+        // rather than closed, so exec_error[1] still reports a failed exec.
+        mark_inherited_descriptors_close_on_exec();
+        for (int fd : pass_fds) ::fcntl(fd, F_SETFD, 0);  // but these on purpose (systemd's LISTEN_FDS)
         if (nofile) {
             rlimit limit{*nofile, *nofile};
             ::setrlimit(RLIMIT_NOFILE, &limit);
@@ -172,7 +189,7 @@ ServerProcess ServerProcess::start(const Launch& launch) {
     if (launch.add_port_zero && !has_flag(args, "--port")) {
         args.insert(args.end(), {"--port", "0"});
     }
-    Spawned spawned = spawn(launch.binary, args, launch.nofile_limit);
+    Spawned spawned = spawn(launch.binary, args, launch.nofile_limit, launch.pass_fds);
     ServerProcess server;
     server.pid_ = spawned.pid;
     server.out_ = std::make_unique<OutputDrain>(spawned.out_fd);

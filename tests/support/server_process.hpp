@@ -31,6 +31,7 @@ struct Launch {
     std::optional<rlim_t> nofile_limit;     // RLIMIT_NOFILE for the server (soft and hard)
     std::chrono::milliseconds ready_timeout = 10s;
     bool add_port_zero = true;
+    std::vector<int> pass_fds;              // descriptors the server inherits; every other one above 2 is closed
 };
 
 // How a process ended: exit code, or the signal that killed it.
