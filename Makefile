@@ -20,7 +20,7 @@ all: build
 help:
 	@echo "make demo                      every lesson under the same load vs echo-asio, one table (~1 min)"
 	@echo "make tour                      the 5-second version: clients served at once, wall time, errors"
-	@echo "make bench [QUICK=1]           the full matrix vs echo-asio (~35 min; QUICK=1: ~1 min): build/bench/"
+	@echo "make bench [QUICK=1]           the full matrix vs echo-asio (~30 min; QUICK=1: ~1 min): build/bench/"
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
 	@echo "make grade LESSON=01-iterative SERVER=path/to/binary   grade a binary (default: the reference)"
