@@ -270,8 +270,10 @@ def build(profile: Profile) -> list[Experiment]:
         experiments.append(Experiment(
             "spread", "Prefork: how evenly the workers accept",
             "Accepts per worker (max/min; 1.00 is perfectly even) and wake-ups per accept, from the counters "
-            "echo-prefork prints at exit. 20 clients churn connections at once; then one at a time, where "
-            "every connection finds every worker idle and EPOLLEXCLUSIVE alone keeps waking the same one.",
+            "echo-prefork prints at exit. Those counters cover the server's whole life, so they include "
+            "the connections of the generator's warm-up as well as the measured ones. 20 clients churn "
+            "connections at once; then one at a time, where every connection finds every worker idle and "
+            "EPOLLEXCLUSIVE alone keeps waking the same one.",
             [M["conn_rate"]],
             [_churn(p, p.spread_count, conns, PREFORK_SPREAD, "spread", reference=False,
                     rounds=None if p.name == "full" else 1) for conns in (20, 1)]))
