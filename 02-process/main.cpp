@@ -124,14 +124,10 @@ void serve_forever(cs::Fd& listener, echo_process::Children& children, const cs:
         if (stats_requested) report_stats(children, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         children.report_reaped(log);  // log what the SIGCHLD handler reaped meanwhile; frees their slots
-        if (connfd < 0) {
-            if (stop_requested) break;
-            // EINTR is routine here: every child that ends interrupts accept() with SIGCHLD (SIGUSR1 too).
+        if (connfd < 0) {  // EINTR is routine here: every child that ends interrupts accept() (SIGCHLD)
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            // Out of descriptors or memory: accept() would fail again at once. Pause instead of
-            // spinning at 100% CPU; the queued clients wait in the backlog meanwhile.
-            ::usleep(100'000);
+            ::usleep(100'000);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
             continue;
         }
         cs::Fd conn{connfd};

@@ -134,19 +134,15 @@ void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         connections.join_finished();  // the threads whose clients left while we waited
         if (connfd < 0) {
-            if (stop_requested) break;
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            // Out of descriptors or memory: accept() would fail again at once. Pause instead of
-            // spinning at 100% CPU; the queued clients wait in the backlog meanwhile.
-            ::usleep(100'000);
+            ::usleep(100'000);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
             continue;
         }
         cs::Fd conn{connfd};
         ++accepted;
         if (stop_requested) break;  // conn's destructor closes connfd
-        // The Fd moves into the connection list, which the new thread reads it from: no thread
-        // ever sees the loop's connfd variable, which the next accept() overwrites.
+        // conn moves into the list and the thread reads it there: never &connfd, which accept() reuses
         WorkerSignalMask mask;  // the new thread starts with SIGINT, SIGTERM and SIGUSR1 blocked
         connections.start(std::move(conn), [&log, idle_timeout](const cs::Fd& socket) {
             serve_client(socket, idle_timeout, log);
