@@ -13,7 +13,9 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unordered_map>
@@ -28,7 +30,7 @@ constexpr int kMaxEvents = 64;
 constexpr int kAcceptBatch = 16;                // accepts per wake-up: a burst in one go, but no hoarding
 constexpr std::size_t kReadBudget = 256UL * 1024;  // per connection per wake-up: no client starves the rest
 constexpr auto kLockRetry = 100ms;              // mutex mode, lock not held: try again this often (nginx: 500 ms)
-constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing to echo and silent this long = idle
+constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing in flight and silent this long = idle
 constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
 constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
 constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
@@ -338,6 +340,13 @@ void Worker::begin_stop(Clock::duration grace) {
 }
 // [/slide]
 
+// Bytes the kernel still holds for this client: written by us, not yet acknowledged by its TCP.
+// A client that stopped reading leaves our echo here even when our own buffer is empty.
+int unacknowledged_bytes(int fd) {
+    int queued = 0;
+    return ::ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : 0;
+}
+
 // [slide:idle-rule]
 void Worker::close_idle_connections(Clock::time_point now) {
     if (now >= deadline_ && !connections_.empty()) {
@@ -345,7 +354,8 @@ void Worker::close_idle_connections(Clock::time_point now) {
     }
     std::vector<int> closing;
     for (const auto& [fd, c] : connections_) {
-        bool idle = c->echo.pending_bytes() == 0 && now - c->last_active >= kIdleAfter;
+        bool in_flight = c->echo.pending_bytes() > 0 || unacknowledged_bytes(fd) > 0;
+        bool idle = !in_flight && now - c->last_active >= kIdleAfter;
         if (idle || now >= deadline_) closing.push_back(fd);
     }
     for (int fd : closing) close_connection(fd, now >= deadline_ ? "at the end of the grace period" : "while idle, to stop");
