@@ -278,7 +278,7 @@ void Worker::forget(int fd) {
 // to the back whenever bytes move, an O(1) splice), so only the front is ever looked at. 05 keeps
 // the same order with the links inside its Connection (no list node to allocate, at 10,000
 // clients); a worker reads better with std::list. This is not the graceful-stop rule below
-// (kIdleAfter): that one applies only while stopping, to connections with nothing left to echo.
+// (kIdleAfter): that one applies only while stopping, to connections with nothing in flight.
 void Worker::enforce_idle_timeout(Clock::time_point now) {
     if (setup_.idle_timeout.count() == 0) return;
     while (!activity_.empty()) {
