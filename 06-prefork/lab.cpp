@@ -10,6 +10,8 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/stats_lines.hpp"
 
+#include "common/cli.hpp"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -285,7 +287,8 @@ int run(int argc, char** argv) {
         ->check(CLI::Range(10, 1'000'000))->capture_default_str();
     app.add_option("--clients", settings.clients, "Client threads")->check(CLI::Range(1, 64))->capture_default_str();
     app.add_option("--reloads", settings.reloads, "SIGHUPs per reload run")->check(CLI::Range(1, 1000))->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    // --help and --version exit 0, a usage error exits 2, as for the servers.
+    if (auto exit_code = cs::parse_command_line(app, "prefork-lab", argc, argv)) return *exit_code;
     std::signal(SIGPIPE, SIG_IGN);
     fmt::print("prefork-lab: {} on {} CPUs\n", settings.server, std::thread::hardware_concurrency());
     spread(settings);

@@ -1,6 +1,8 @@
 // common/cli.cpp — shared option parsing with CLI11, mapped onto the contract's exit codes.
 #include "common/cli.hpp"
 
+#include "common/version.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <iostream>
@@ -49,16 +51,25 @@ void CommandLine::add_idle_timeout(int default_seconds) {
         ->capture_default_str();
 }
 
-std::optional<int> CommandLine::parse(int argc, char** argv) {
+std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc, char** argv) {
+    app.set_version_flag("--version", fmt::format("{} {}", program, kVersion), "Print the version and exit");
     try {
-        app_->parse(argc, argv);
+        app.parse(argc, argv);
     } catch (const CLI::CallForHelp&) {
-        std::cout << app_->help() << std::flush;
+        std::cout << app.help() << std::flush;
+        return kExitOk;
+    } catch (const CLI::CallForVersion& version) {
+        std::cout << version.what() << '\n' << std::flush;  // CLI11 carries the version string here
         return kExitOk;
     } catch (const CLI::ParseError& error) {
-        std::cerr << fmt::format("{}: {}\n", program_, error.what()) << app_->help() << std::flush;
+        std::cerr << fmt::format("{}: {}\n", program, error.what()) << app.help() << std::flush;
         return kExitUsage;
     }
+    return std::nullopt;
+}
+
+std::optional<int> CommandLine::parse(int argc, char** argv) {
+    if (auto exit_code = parse_command_line(*app_, program_, argc, argv)) return exit_code;
     options_.port = static_cast<std::uint16_t>(port_);
     return std::nullopt;
 }

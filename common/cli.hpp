@@ -5,6 +5,7 @@
 //   --port N      default 9000 + lesson number; 0 asks the kernel for a free port
 //   --quiet       no per-connection log lines
 //   --help        usage on stdout, exit 0
+//   --version     "<program> <version>" on stdout, exit 0
 // A lesson adds its own options with add_flag()/add_int()/add_size() before parse().
 // Usage errors print one line plus the usage on stderr and make parse() return kExitUsage.
 //
@@ -38,6 +39,11 @@ struct ServerOptions {
     int max_conns = 0;     // only meaningful where the lesson calls add_max_conns()
     int idle_timeout = 0;  // seconds; 0 = never; only where the lesson calls add_idle_timeout()
 };
+
+// Parses argv with any CLI11 parser, the servers' and the tools' alike: adds --version, prints
+// --help and --version on stdout (exit 0), a usage error as one line plus the usage on stderr
+// (exit 2). Returns the exit code when main() should return at once, nothing to go on.
+std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc, char** argv);
 
 class CommandLine {
 public:

@@ -11,6 +11,8 @@
 #include "tests/support/client.hpp"
 #include "tests/support/server_process.hpp"
 
+#include "common/cli.hpp"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -113,7 +115,8 @@ int main(int argc, char** argv) {
     app.add_option("--lines", load.lines, "Lines each client sends, one at a time")->check(CLI::Range(1, 100000));
     app.add_option("--think-ms", think_ms, "Pause after each echo, in ms")->check(CLI::Range(0, 1000));
     app.add_option("servers", servers, "NAME=PATH of each server binary")->required();
-    CLI11_PARSE(app, argc, argv);
+    // --help and --version exit 0, a usage error exits 2, as for the servers.
+    if (auto exit_code = cs::parse_command_line(app, "echo-demo", argc, argv)) return *exit_code;
     load.think = std::chrono::milliseconds(think_ms);
 
     fmt::print("{} clients at once, {} lines each, {} ms think time between lines\n\n", load.clients, load.lines,

@@ -15,6 +15,8 @@
 #include "tests/support/proc.hpp"
 #include "tests/support/server_process.hpp"
 
+#include "common/cli.hpp"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <csignal>
@@ -98,7 +100,8 @@ int main(int argc, char** argv) {
     app.add_option("--pause-us", pause_us, "Pause before each timed echo, so each request finds the server asleep")
         ->check(CLI::Range(0, 1'000'000))
         ->capture_default_str();
-    CLI11_PARSE(app, argc, argv);
+    // --help and --version exit 0, a usage error exits 2, as for the servers.
+    if (auto exit_code = cs::parse_command_line(app, "echo-idle-bench", argc, argv)) return *exit_code;
     std::signal(SIGPIPE, SIG_IGN);
 
     int most = *std::max_element(idle_counts.begin(), idle_counts.end());
