@@ -61,9 +61,12 @@ run: build
 	@test -x $(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) || { echo "$(LESSON) is not built yet"; exit 2; }
 	$(BUILD_DIR)/bin/echo-$(call lesson_binary,$(LESSON)) $(ARGS)
 
-# SERVER defaults to the lesson's reference binary.
+# SERVER defaults to the lesson's reference binary. A score under the pass mark is a result, not a
+# broken build: scripts/grade says "below the pass mark (N of M)" and exits 1, which make-grade turns
+# into 0 (make would print "*** Error" otherwise); 2, "cannot grade", stays an error. Anything that
+# needs the verdict as an exit code calls scripts/grade itself.
 grade: build
-	@scripts/grade --lesson $(LESSON) $(if $(SERVER),--server $(SERVER))
+	@scripts/make-grade --lesson $(LESSON) $(if $(SERVER),--server $(SERVER))
 
 asan:
 	@$(MAKE) --no-print-directory PRESET=asan test
