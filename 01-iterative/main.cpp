@@ -3,7 +3,7 @@
 // Known limit: while one client is connected, every other client waits in the listen backlog;
 //   one slow client stops everyone (--idle-timeout only bounds how long). 02-process, 03-thread
 //   and 04-select each fix that.
-// Run: build/bin/echo-iterative      Watch: two `nc 127.0.0.1 9001`, then `ss -tn '( sport = :9001 )'`
+// Run: build/bin/echo-iterative      Watch: two `nc -N 127.0.0.1 9001`, then `ss -tn '( sport = :9001 )'`
 //   and `kill -USR1 $(pgrep -n echo-iterative)` (the stats line comes when no client is served)
 #include "common/cli.hpp"
 #include "common/echo.hpp"
