@@ -1,6 +1,7 @@
 # Makefile — a thin wrapper over the CMake presets, so a student types two commands:
 #   make demo    install what is missing, build, run every lesson under the same load (about a minute)
-#   make test    install what is missing, build, run every test (ctest)
+#   make test    install what is missing, build, run every test (ctest; the two slide-rendering
+#                checks need Marp and Chromium, which only `make slides` installs: skipped, and said so)
 # Everything here is also reachable with plain CMake (see README.md).
 
 PRESET ?= default
@@ -46,6 +47,9 @@ test: build
 	@ctest --preset $(PRESET) -LE "grade|slides"
 	@ctest --preset $(PRESET) -L slides -j2 --no-tests=ignore
 	@ctest --preset $(PRESET) -L grade -j4 --no-tests=ignore
+	@test -x slides/node_modules/.bin/marp && command -v chromium >/dev/null || \
+	    echo "make test: slides-html and slides-pdf were skipped (no Marp or Chromium here);" \
+	         "'make slides' installs both, and make test runs them from then on"
 
 demo: build
 	@scripts/bench --build-dir $(BUILD_DIR) --demo
