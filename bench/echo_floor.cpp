@@ -7,9 +7,9 @@
 //
 // A REFERENCE, NOT A LESSON: it does NOT obey the whole server contract (README.md). It keeps
 // the parts the bench relies on (--host, --port, the `listening on HOST:PORT` line, exit 0 on
-// SIGTERM, every byte echoed in order, SIGPIPE ignored) and drops the rest: no --quiet (it never
-// logs), no SIGUSR1 stats line, no --idle-timeout, no --max-conns, no bound on what a client
-// that never reads can make it hold.
+// SIGTERM, every byte echoed in order, SIGPIPE ignored; --quiet is accepted and changes nothing,
+// since it never logs) and drops the rest: no per-connection log, no SIGUSR1 stats line, no
+// --idle-timeout, no --max-conns, no bound on what a client that never reads can make it hold.
 //
 // --extra-syscall adds one cheap system call per echo (getppid(), made with syscall() so that
 // no library can cache it): the bench's one-syscall experiment uses it to show that it can see
@@ -146,6 +146,8 @@ int main(int argc, char** argv) {
     auto floor = std::make_unique<Floor>();
     app.add_option("--host", host, "Address to listen on")->capture_default_str();
     app.add_option("--port", port, "Port (0: a free one)")->check(CLI::Range(0, 65535))->capture_default_str();
+    bool quiet = false;  // accepted so that the bench can start every server alike; there is no log to silence
+    app.add_flag("--quiet", quiet, "Accepted for the bench; echo-floor never logs");
     app.add_flag("--extra-syscall", floor->extra_syscall, "One extra getppid() per echo (the one-syscall experiment)");
     if (auto exit_code = cs::parse_command_line(app, "echo-floor", argc, argv)) return *exit_code;
 
