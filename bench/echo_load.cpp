@@ -38,7 +38,7 @@ void add_options(CLI::App& app, LoadOptions& o, bool& json_only) {
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::map<std::string, Mode> modes{
         {"pingpong", Mode::kPingPong}, {"rate", Mode::kRate}, {"churn", Mode::kChurn}, {"idle", Mode::kIdle}};
-    app.add_option("--host", o.host, "Server address (numeric)")->capture_default_str();
+    app.add_option("--host", o.host, "Server address (numeric, loopback only)")->capture_default_str();
     app.add_option("--port", o.port, "Server port")->required();
     app.add_option("--mode", o.mode, "pingpong | rate | churn | idle")
         ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
@@ -177,6 +177,12 @@ int run(int argc, char** argv) {
     auto address = asio::ip::make_address(options.host, bad_address);
     if (bad_address) {
         std::fprintf(stderr, "echo-load: --host %s: %s\n", options.host.c_str(), bad_address.message().c_str());
+        return kExitUsage;
+    }
+    // A load generator aimed at someone else's machine is a flood: this one only talks to itself.
+    if (!address.is_loopback()) {
+        std::fprintf(stderr, "echo-load: --host %s: only loopback addresses (127.0.0.0/8, ::1)\n",
+                     options.host.c_str());
         return kExitUsage;
     }
     const Pattern pattern(options.size);

@@ -157,7 +157,7 @@ PROFILES = {
                     spread_count=2000, zombie_count=10000),
     "quick": Profile("quick", rounds=2, warmup=0.2, duration=0.5, churn_count=1000, idle_conns=[500], big_idle=0,
                      spread_count=1000, zombie_count=0),
-    "demo": Profile("demo", rounds=5, warmup=0.3, duration=0.8, churn_count=0, idle_conns=[], big_idle=0,
+    "demo": Profile("demo", rounds=7, warmup=0.3, duration=0.8, churn_count=0, idle_conns=[], big_idle=0,
                     spread_count=0, zombie_count=0),
     # --experiment syscall: can the bench see one system call? Many short alternating rounds.
     "syscall": Profile("syscall", rounds=9, warmup=0.3, duration=1.0, churn_count=0, idle_conns=[], big_idle=0,
@@ -243,11 +243,11 @@ def build(profile: Profile) -> list[Experiment]:
         return [Experiment(
             "demo", "The ladder in one table: 50 clients, 64-byte lines",
             "Every client keeps one request in flight (closed loop); 'served' counts the clients that got "
-            "echoes during the window, the concurrency a design really delivers. Requests/s and the "
-            "server's CPU per echo, each as a ratio to echo-asio in the same round (median of 5 rounds, "
-            "min–max). CPU per echo is what a design costs whatever the machine's other load; a fixed-rate "
-            "p99 was here before and moved by 100× from one run to the next on a shared VM.",
-            [M["rps"], M["cpu"]], _demo_points(p))]
+            "echoes during the window, the concurrency a design really delivers. The server's CPU per echo "
+            "as a ratio to echo-asio in the same round (median of 7 rounds, min–max): what a design costs "
+            "whatever the machine's other load. Requests/s is shown as a number only: its ratio moved by "
+            "30–40 % between two runs on a shared VM, and a fixed-rate p99 (here before) by 100×.",
+            [M["cpu"], M["rps"]], _demo_points(p))]
     if p.name == "syscall":
         point = _pingpong(p, variants=["floor-extra"], experiment="syscall", **SYSCALL_POINT)
         point.reference_key = "floor"

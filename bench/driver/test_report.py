@@ -57,7 +57,8 @@ class Rows(unittest.TestCase):
                                    for r in range(3)])])
         text = demo_table([capacity])
         self.assertIn("1 of 50", text)
-        self.assertIn("0.90×", text)   # requests/s
+        self.assertIn("90", text)      # requests/s, as a number
+        self.assertNotIn("0.90×", text)  # ... without a ratio: it moved 30–40 % between two runs
         self.assertIn("1.20×", text)   # CPU per echo
         self.assertNotIn("p99", text)  # a fixed-rate p99 is not presentable on a shared VM
 

@@ -299,6 +299,8 @@ TEST(EchoLoad, BadArgumentsExitTwo) {
     EXPECT_EQ(run.status.code, 2) << run.err;
     run = cs::test::run_to_exit(ECHO_LOAD, {"--port", "1", "--mode", "rate"});
     EXPECT_EQ(run.status.code, 2) << "rate mode without --rate: " << run.err;
+    run = cs::test::run_to_exit(ECHO_LOAD, {"--port", "1", "--host", "192.0.2.1"});
+    EXPECT_EQ(run.status.code, 2) << "traffic goes to loopback only: " << run.err;
 }
 
 }  // namespace
