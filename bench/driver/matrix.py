@@ -128,6 +128,7 @@ class Point:
     estimate_s: float = 1.0        # one run, start to stop, for the progress line
     observe: bool = False          # run servers beyond their client limit: the demo shows 01 serving 1 of 50
     reference_key: str = "asio"    # the variant every ratio of this point is taken against
+    together: bool = False         # run the reference and the variants at the same time (Runner.run_together)
 
 
 @dataclass
@@ -160,7 +161,7 @@ PROFILES = {
     "demo": Profile("demo", rounds=7, warmup=0.3, duration=0.8, churn_count=0, idle_conns=[], big_idle=0,
                     spread_count=0, zombie_count=0),
     # --experiment syscall: can the bench see one system call? Many short alternating rounds.
-    "syscall": Profile("syscall", rounds=9, warmup=0.3, duration=1.0, churn_count=0, idle_conns=[], big_idle=0,
+    "syscall": Profile("syscall", rounds=9, warmup=0.3, duration=2.0, churn_count=0, idle_conns=[], big_idle=0,
                        spread_count=0, zombie_count=0),
 }
 
@@ -251,10 +252,12 @@ def build(profile: Profile) -> list[Experiment]:
     if p.name == "syscall":
         point = _pingpong(p, variants=["floor-extra"], experiment="syscall", **SYSCALL_POINT)
         point.reference_key = "floor"
+        point.together = True  # both servers (one core) and both generators (the other) in the same seconds
         return [Experiment(
             "syscall", "Can the bench see one system call? echo-floor against itself plus one getppid() per echo",
-            "The same server twice, alternating in 9 rounds; the only difference is one extra cheap system "
-            "call per echo. Server CPU per echo is the measure (requests/s is shown too): the two rows' "
+            "The same server twice, in 9 rounds; the only difference is one extra cheap system call per echo. "
+            "In each round both run at the same time, pinned to the same core, each with its own echo-load "
+            "on the other core: whatever else the machine does then hits both alike. Server CPU per echo is the measure (requests/s is shown too): the two rows' "
             "min–max ranges must not overlap.",
             [M["cpu"], M["rps"]], [point])]
 
