@@ -257,7 +257,8 @@ def build(profile: Profile) -> list[Experiment]:
             "syscall", "Can the bench see one system call? echo-floor against itself plus one getppid() per echo",
             "The same server twice, in 9 rounds; the only difference is one extra cheap system call per echo. "
             "In each round both run at the same time, pinned to the same core, each with its own echo-load "
-            "on the other core: whatever else the machine does then hits both alike. Server CPU per echo is the measure (requests/s is shown too): the two rows' "
+            "on the other core: whatever else the machine does then hits both alike. Server CPU per echo "
+            "is the measure (requests/s is shown too): the two rows' "
             "min–max ranges must not overlap.",
             [M["cpu"], M["rps"]], [point])]
 

@@ -299,7 +299,8 @@ def markdown(meta: dict, results: list[PointResult]) -> str:
              "Each round runs echo-asio and every server once, the order reversed every other round "
              "(A B C, C B A, …). ×asio is the ratio to echo-asio **in the same round**: the median over "
              "the rounds, with its min–max. gen CPU is the generator's own CPU (% of one core): near "
-             "100 % while the server was under 90 %, the ratio says *generator-bound* instead of a number. Reproduce one cell with the commands "
+             "100 % while the server was under 90 %, the ratio says *generator-bound* instead of a number. "
+             "Reproduce one cell with the commands "
              "in results.json (`runs[].server_cmd`, `runs[].load_cmd`).", ""]
     seen = None
     for result in results:
