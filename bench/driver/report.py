@@ -385,7 +385,7 @@ def demo_table(results: list[PointResult]) -> str:
 
     Only CPU per echo carries a ratio: on a shared machine, requests/s ÷ echo-asio moved by 30–40 %
     between two runs back to back (it measures how much CPU the machine had left that second), while
-    CPU per echo ÷ echo-asio stayed within 12 % (bench/README.md, The demo)."""
+    CPU per echo ÷ echo-asio stayed within 13 % (bench/README.md, The demo)."""
     capacity = results[0]
     cpu = M["cpu"]
     header = ["lesson", "served at once", "requests/s", "CPU µs/echo", "× asio", "errors", "gen CPU"]
