@@ -7,10 +7,13 @@
 //      build/bin/echo-load --port 9010 --mode churn --count 5000 --server-pid $(pgrep -n echo-asio)
 #include "bench/load/churn.hpp"
 #include "bench/load/held.hpp"
+#include "bench/load/lean_pingpong.hpp"
 #include "bench/load/pingpong.hpp"
 #include "bench/load/proc_probe.hpp"
 #include "bench/load/report.hpp"
 #include "bench/load/run.hpp"
+#include "bench/load/syscall_counter.hpp"
+#include "common/cli.hpp"
 
 #include <CLI/CLI.hpp>
 #include <csignal>
@@ -27,7 +30,6 @@ namespace {
 using namespace cs::bench;
 using namespace std::chrono_literals;
 
-constexpr int kExitOk = 0;
 constexpr int kExitErrors = 1;  // the server's echo was wrong, or it could not be reached
 constexpr int kExitUsage = 2;
 
@@ -36,7 +38,7 @@ void add_options(CLI::App& app, LoadOptions& o, bool& json_only) {
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     std::map<std::string, Mode> modes{
         {"pingpong", Mode::kPingPong}, {"rate", Mode::kRate}, {"churn", Mode::kChurn}, {"idle", Mode::kIdle}};
-    app.add_option("--host", o.host, "Server address (numeric)")->capture_default_str();
+    app.add_option("--host", o.host, "Server address (numeric, loopback only)")->capture_default_str();
     app.add_option("--port", o.port, "Server port")->required();
     app.add_option("--mode", o.mode, "pingpong | rate | churn | idle")
         ->transform(CLI::CheckedTransformer(modes, CLI::ignore_case))
@@ -72,6 +74,13 @@ void add_options(CLI::App& app, LoadOptions& o, bool& json_only) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Sample this server process tree's CPU and memory from /proc");
+    std::map<std::string, Engine> engines{{"epoll", Engine::kEpoll}, {"asio", Engine::kAsio}};
+    app.add_option("--engine", o.engine,
+                   "pingpong: epoll (lean: one read, one write per echo) | asio (the Asio state machine)")
+        ->transform(CLI::CheckedTransformer(engines, CLI::ignore_case))
+        ->capture_default_str();
+    app.add_flag("--count-syscalls", o.count_syscalls,
+                 "Count every system call of the server tree in the window (perf tracepoint; root)");
     app.add_flag("--json", o.json, "Print one JSON line after the table");
     app.add_flag("--json-only", json_only, "Print only the JSON line");
 }
@@ -87,16 +96,8 @@ std::optional<int> parse(int argc, char** argv, LoadOptions& o) {
     CLI::App app("Load generator for echo servers: every echoed byte is checked.", "echo-load");
     bool json_only = false;
     add_options(app, o, json_only);
-    try {
-        app.parse(argc, argv);
-        check_combinations(o);
-    } catch (const CLI::CallForHelp&) {
-        std::cout << app.help() << std::flush;
-        return kExitOk;
-    } catch (const CLI::ParseError& error) {
-        std::cerr << fmt::format("echo-load: {}\n", error.what()) << app.help() << std::flush;
-        return kExitUsage;
-    }
+    app.callback([&o] { check_combinations(o); });  // a ValidationError here is a usage error too
+    if (auto exit_code = cs::parse_command_line(app, "echo-load", argc, argv)) return exit_code;
     if (json_only) {
         o.json = true;
         o.table = false;
@@ -159,6 +160,8 @@ int settled_zombies(pid_t server) {
     return zombies;
 }
 
+double steady_seconds() { return std::chrono::duration<double>(Clock::now().time_since_epoch()).count(); }
+
 Clock::duration seconds(double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
@@ -176,6 +179,12 @@ int run(int argc, char** argv) {
         std::fprintf(stderr, "echo-load: --host %s: %s\n", options.host.c_str(), bad_address.message().c_str());
         return kExitUsage;
     }
+    // A load generator aimed at someone else's machine is a flood: this one only talks to itself.
+    if (!address.is_loopback()) {
+        std::fprintf(stderr, "echo-load: --host %s: only loopback addresses (127.0.0.0/8, ::1)\n",
+                     options.host.c_str());
+        return kExitUsage;
+    }
     const Pattern pattern(options.size);
     Timeline timeline(Clock::now() + seconds(options.connect_timeout_s));
     Shared shared;
@@ -187,13 +196,24 @@ int run(int argc, char** argv) {
     if (report.server_sampled) report.server_before = sample_tree(options.server_pid);
 
     std::vector<std::unique_ptr<Worker>> workers;
-    for (int t = 0; t < options.threads; ++t) {
-        workers.push_back(
-            std::make_unique<Worker>(options, pattern, timeline, shared, tcp::endpoint(address, options.port)));
+    std::vector<std::unique_ptr<EpollPingPong>> lean;
+    const tcp::endpoint server(address, options.port);
+    if (options.mode == Mode::kPingPong && options.engine == Engine::kEpoll) {
+        for (int t = 0; t < options.threads; ++t) {
+            lean.push_back(std::make_unique<EpollPingPong>(options, pattern, timeline, shared, server));
+        }
+        for (int i = 0; i < options.conns; ++i) {
+            lean[static_cast<std::size_t>(i) % lean.size()]->add(static_cast<std::uint64_t>(i));
+        }
+    } else {
+        for (int t = 0; t < options.threads; ++t) {
+            workers.push_back(std::make_unique<Worker>(options, pattern, timeline, shared, server));
+        }
+        create_tasks(options, workers);
     }
-    create_tasks(options, workers);
     std::vector<std::thread> threads;
     for (auto& worker : workers) threads.emplace_back([&worker] { worker->run(); });
+    for (auto& worker : lean) threads.emplace_back([&worker] { worker->run(); });
 
     // [slide:measured-window]
     wait_until_ready(shared, timeline.connect_deadline());
@@ -204,21 +224,36 @@ int run(int argc, char** argv) {
     timeline.publish(start, end);  // from now on workers know when to count, and when to stop
 
     std::this_thread::sleep_until(start);
+    SyscallCounter syscalls;
+    long long syscalls_at_start = 0;
+    if (report.server_sampled && options.count_syscalls && syscalls.attach(tree_pids(options.server_pid))) {
+        syscalls_at_start = syscalls.total();
+        report.syscalls_interval_s = -steady_seconds();
+    }
     if (report.server_sampled) report.server_start = sample_tree(options.server_pid);
     double generator_start = self_cpu_seconds();
+    report.generator_interval_s = -steady_seconds();
     if (!by_count) {
         std::this_thread::sleep_until(end);
-        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
+        // Our own CPU first: the walk over /proc below is the sampler's work, not the load's.
         report.generator_cpu_s = self_cpu_seconds() - generator_start;
+        report.generator_interval_s += steady_seconds();
+        if (syscalls.available()) {
+            report.server_syscalls = syscalls.total() - syscalls_at_start;
+            report.syscalls_interval_s += steady_seconds();
+        }
+        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
     }
     timeline.allow_drain();
     for (auto& thread : threads) thread.join();  // the drain: last echoes, EOFs, give-ups
     // [/slide]
 
     for (auto& worker : workers) report.totals.merge(worker->tally());
+    for (auto& worker : lean) report.totals.merge(worker->tally());
     if (by_count) {
-        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
         report.generator_cpu_s = self_cpu_seconds() - generator_start;
+        report.generator_interval_s += steady_seconds();
+        if (report.server_sampled) report.server_end = sample_tree(options.server_pid, /*with_memory=*/false);
         Clock::time_point last = std::max(report.totals.last_measured, start);
         report.window_s = std::chrono::duration<double>(last - start).count();
     } else {
@@ -229,7 +264,7 @@ int run(int argc, char** argv) {
     if (options.table) std::fputs(format_table(report).c_str(), stdout);
     if (options.json) std::fputs((format_json(report) + "\n").c_str(), stdout);
     std::fflush(stdout);
-    return report.valid() ? kExitOk : kExitErrors;
+    return report.valid() ? cs::kExitOk : kExitErrors;
 }
 
 }  // namespace

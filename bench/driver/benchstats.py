@@ -79,3 +79,19 @@ def spread(counts: Sequence[float]) -> Optional[float]:
 def slowdown(fast: Optional[float], slow: Optional[float]) -> Optional[float]:
     """How many times slower `slow` is than `fast` (requests/s, higher is better)."""
     return ratio(fast, slow)
+
+
+SATURATED_PCT = 90.0  # % of one core: above it a single-threaded process had no time left to give
+
+
+def generator_bound(load: Optional[dict]) -> bool:
+    """True when echo-load was saturated (≥ 90 % of its cores) while the server was not (< 90 %
+    of one core): the run measured the generator, so no ratio should be printed for it. A server
+    that is saturated too is a fair race, whatever the generator did."""
+    if not load:
+        return False
+    gen, server = load.get("generator_cpu_pct"), load.get("server_cpu_pct")
+    if not isinstance(gen, (int, float)) or not isinstance(server, (int, float)):
+        return False
+    threads = load.get("threads") or 1
+    return gen >= SATURATED_PCT * threads and server < SATURATED_PCT

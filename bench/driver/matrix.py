@@ -44,9 +44,15 @@ class Variant:
 
 REFERENCE = Variant("asio", "reference", "echo-asio", single_threaded=True,
                     note="Boost.Asio, 1 thread, 64 KiB buffer")
+# The physical floor: one epoll loop, one read() and one write() per echo, nothing else. A second
+# reference row beside echo-asio, not a lesson (it does not obey the whole contract).
+FLOOR = Variant("floor", "floor", "echo-floor", single_threaded=True, note="epoll, one read + one write per echo")
 
 _ALL = [
     REFERENCE,
+    FLOOR,
+    Variant("floor-extra", "floor", "echo-floor", ("--extra-syscall",), single_threaded=True,
+            note="the floor + one getppid() per echo"),
     Variant("iterative", "01-iterative", "echo-iterative", single_threaded=True, max_clients=1),
     Variant("process", "02-process", "echo-process", note="fork per client"),
     Variant("thread", "03-thread", "echo-thread", note="thread per client"),
@@ -79,7 +85,8 @@ LESSONS = ["iterative", "process", "thread", "select", "epoll", "prefork"]  # on
 EPOLL_EXTRA = ["epoll-edge", "epoll-2", "epoll-2-edge"]
 PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-inherit-rearm", "prefork-inherit-mutex",
                   "prefork-reuseport", "prefork-pass"]
-SERVER_NAMES = ["asio"] + LESSONS  # binaries the driver looks for: build/bin/echo-<name>
+REFS = ["floor"]  # beside echo-asio in every table that compares the lessons
+SERVER_NAMES = ["asio"] + REFS + LESSONS  # binaries the driver looks for: build/bin/echo-<name>
 
 
 @dataclass(frozen=True)
@@ -103,6 +110,8 @@ M = {
     "sys_conn": Metric("server_system_us_per_req", "sys µs/conn", False, 1),
     "pss": Metric("server_pss_per_conn_kib", "PSS KiB/conn", False, 2),
     "rss": Metric("server_rss_per_conn_kib", "RSS KiB/conn", False, 2),
+    "syscalls": Metric("server_syscalls_per_req", "syscalls/echo", False, 2),
+    "rw": Metric("server_rw_syscalls_per_req", "read+write/echo", False, 2),
 }
 
 
@@ -118,6 +127,8 @@ class Point:
     rounds: Optional[int] = None   # None: the profile's rounds
     estimate_s: float = 1.0        # one run, start to stop, for the progress line
     observe: bool = False          # run servers beyond their client limit: the demo shows 01 serving 1 of 50
+    reference_key: str = "asio"    # the variant every ratio of this point is taken against
+    together: bool = False         # run the reference and the variants at the same time (Runner.run_together)
 
 
 @dataclass
@@ -147,8 +158,11 @@ PROFILES = {
                     spread_count=2000, zombie_count=10000),
     "quick": Profile("quick", rounds=2, warmup=0.2, duration=0.5, churn_count=1000, idle_conns=[500], big_idle=0,
                      spread_count=1000, zombie_count=0),
-    "demo": Profile("demo", rounds=3, warmup=0.3, duration=1.0, churn_count=0, idle_conns=[], big_idle=0,
+    "demo": Profile("demo", rounds=7, warmup=0.3, duration=0.8, churn_count=0, idle_conns=[], big_idle=0,
                     spread_count=0, zombie_count=0),
+    # --experiment syscall: can the bench see one system call? Many short alternating rounds.
+    "syscall": Profile("syscall", rounds=9, warmup=0.3, duration=2.0, churn_count=0, idle_conns=[], big_idle=0,
+                       spread_count=0, zombie_count=0),
 }
 
 
@@ -173,20 +187,35 @@ def _pingpong(p: Profile, size: int, depth: int, conns: int, variants: list[str]
 
 
 DEMO_CLIENTS = 50
-DEMO_RATE = 5000  # well under every concurrent lesson's capacity on a 2-core VM
 
 
 def _demo_points(p: Profile) -> list[Point]:
-    capacity = _pingpong(p, 64, 1, DEMO_CLIENTS, LESSONS, experiment="demo")
+    capacity = _pingpong(p, 64, 1, DEMO_CLIENTS, REFS + LESSONS, experiment="demo")
     capacity.name = f"capacity · {DEMO_CLIENTS} clients ping-pong"
-    latency = Point("demo", f"latency · {DEMO_CLIENTS} clients at {DEMO_RATE:,} req/s",
-                    ["--mode", "rate", "--rate", str(DEMO_RATE), "--size", "64", "--conns", str(DEMO_CLIENTS),
-                     "--warmup", str(p.warmup), "--duration", str(p.duration), "--timeout", "5"],
-                    LESSONS, clients=DEMO_CLIENTS, params={"size": 64, "conns": DEMO_CLIENTS, "rate": DEMO_RATE},
-                    estimate_s=_timed(p, DEMO_CLIENTS / 2000))
-    for point in (capacity, latency):
-        point.observe = True  # 01 faces all 50 clients: showing that it serves one is the point
-    return [capacity, latency]
+    capacity.observe = True  # 01 faces all 50 clients: showing that it serves one is the point
+    return [capacity]
+
+
+SYSCALL_POINT = dict(size=64, depth=1, conns=100)  # the issue's point: where a syscall is a few % of an echo
+
+
+def _syscall_experiments(p: Profile, variants: list[str]) -> list[Experiment]:
+    """System calls per echo for every server: one round of its own, with --count-syscalls (the
+    tracepoint counter costs the server a little per call, so these runs give no other number)."""
+    points = []
+    for conns in (SYSCALL_POINT["conns"], 1):  # 1 connection: 01 too, and an epoll_wait per echo for all
+        point = _pingpong(p, SYSCALL_POINT["size"], SYSCALL_POINT["depth"], conns, variants, experiment="syscalls")
+        point.load += ["--count-syscalls"]
+        point.rounds = 1
+        points.append(point)
+    return [Experiment(
+        "syscalls", "System calls per echo",
+        "Every system call of the server's process tree in the window (the kernel's raw_syscalls:sys_enter "
+        "tracepoint, counted by echo-load with perf_event_open), divided by the echoes: read + write is "
+        "the least an echo can cost; the rest is the event loop's epoll_wait()/select() and whatever a "
+        "server adds. read+write/echo is /proc/PID/io (syscr + syscw), which does not see recvmsg/sendmsg "
+        "(Asio's calls). A run of its own: counting costs the server a little per call.",
+        [M["syscalls"], M["rw"], M["rps"]], points)]
 
 
 def _churn(p: Profile, count: int, conns: int, variants: list[str], experiment: str,
@@ -214,12 +243,24 @@ def build(profile: Profile) -> list[Experiment]:
     if p.name == "demo":
         return [Experiment(
             "demo", "The ladder in one table: 50 clients, 64-byte lines",
-            "Capacity: every client keeps one request in flight (closed loop); 'served' counts the "
-            "clients that got echoes during the window, the concurrency a design really delivers. "
-            "Latency: the same 50 clients send 5,000 requests/s in all at fixed times (open loop), "
-            "and a request still waiting when the window closes counts at its age then: the clients "
-            "01 never serves show up in p99 instead of vanishing from it.",
-            [M["rps"], M["p99"]], _demo_points(p))]
+            "Every client keeps one request in flight (closed loop); 'served' counts the clients that got "
+            "echoes during the window, the concurrency a design really delivers. The server's CPU per echo "
+            "as a ratio to echo-asio in the same round (median of 7 rounds, min–max): what a design costs "
+            "whatever the machine's other load. Requests/s is shown as a number only: its ratio moved by "
+            "30–40 % between two runs on a shared VM, and a fixed-rate p99 (here before) by 100×.",
+            [M["cpu"], M["rps"]], _demo_points(p))]
+    if p.name == "syscall":
+        point = _pingpong(p, variants=["floor-extra"], experiment="syscall", **SYSCALL_POINT)
+        point.reference_key = "floor"
+        point.together = True  # both servers (one core) and both generators (the other) in the same seconds
+        return [Experiment(
+            "syscall", "Can the bench see one system call? echo-floor against itself plus one getppid() per echo",
+            "The same server twice, in 9 rounds; the only difference is one extra cheap system call per echo. "
+            "In each round both run at the same time, pinned to the same core, each with its own echo-load "
+            "on the other core: whatever else the machine does then hits both alike. Server CPU per echo "
+            "is the measure (requests/s is shown too): the two rows' "
+            "min–max ranges must not overlap.",
+            [M["cpu"], M["rps"]], [point])]
 
     experiments = [Experiment(
         "churn", "Churn: one connection per request (the UNP chapter-30 table)",
@@ -234,7 +275,7 @@ def build(profile: Profile) -> list[Experiment]:
         for depth in depths:
             for c in conns:
                 extra = EPOLL_EXTRA if (p.name == "full" and size == 64 and c == 100) else []
-                points.append(_pingpong(p, size, depth, c, LESSONS + extra))
+                points.append(_pingpong(p, size, depth, c, REFS + LESSONS + extra))
     experiments.append(Experiment(
         "pingpong", "Ping-pong: requests/s, tail latency and CPU per request",
         "Each connection keeps `depth` requests in flight (closed loop). Depth 16 shows whether a "
@@ -245,7 +286,9 @@ def build(profile: Profile) -> list[Experiment]:
     experiments.append(Experiment(
         "bulk", "Bulk: 1 MiB messages", "Throughput when the kernel's copies dominate: buffer sizes matter, "
         "the event machinery does not.",
-        [M["mbps"], M["cpu"]], [_pingpong(p, 1 << 20, 1, c, LESSONS, experiment="bulk") for c in bulk_conns]))
+        [M["mbps"], M["cpu"]],
+        [_pingpong(p, 1 << 20, 1, c, REFS + LESSONS, experiment="bulk") for c in bulk_conns]))
+    experiments += _syscall_experiments(p, REFS + LESSONS)
 
     idle_points = [_idle(p, n, 0, LESSONS) for n in p.idle_conns]
     if p.big_idle:  # 10,000 processes or threads would measure the machine, not the lesson

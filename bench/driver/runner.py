@@ -190,6 +190,55 @@ class Runner:
         result.seconds = time.monotonic() - began
         return result
 
+    def run_together(self, variants: list[Variant], point: Point, round_index: int,
+                     timeout_s: float) -> list[RunResult]:
+        """Every variant at once, each with its own echo-load, over the same seconds: whatever else
+        the machine does then hits all of them alike, so a per-round ratio compares like with like.
+        (The one-syscall experiment: the same server with and without one extra call per echo.)"""
+        began = time.monotonic()
+        results, servers, files = [], [], []
+        try:
+            for variant in variants:
+                result = RunResult(point.experiment, point.name, variant.key, round_index, "ok")
+                slug = re.sub(r"[^A-Za-z0-9]+", "-", f"{point.experiment}-{point.name}").strip("-")
+                stem = self.log_dir / f"{slug}-r{round_index + 1}-{variant.key}"
+                result.server_cmd = self.server_command(variant)
+                out, err = open(f"{stem}.out", "w+"), open(f"{stem}.err", "w+")
+                files += [out, err]
+                servers.append(subprocess.Popen(result.server_cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                                                start_new_session=True, preexec_fn=_more_descriptors))
+                results.append((result, Path(f"{stem}.out"), Path(f"{stem}.err")))
+            loads = []
+            for (result, out_path, err_path), server in zip(results, servers):
+                endpoint = self._wait_listening(server, out_path)
+                if endpoint is None:
+                    result.status = "start-failed"
+                    result.message = self._first_line(err_path) or "no 'listening on' line"
+                    continue
+                host, port = endpoint
+                result.load_cmd = self._pinned(self.generator_cpu, [
+                    str(self.binary("echo-load")), "--host", host, "--port", port, "--server-pid", str(server.pid),
+                    "--json-only", *point.load])
+                loads.append((result, subprocess.Popen(result.load_cmd, stdout=subprocess.PIPE,
+                                                       stderr=subprocess.PIPE, text=True)))
+            for result, load in loads:
+                try:
+                    stdout, stderr = load.communicate(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    load.kill()
+                    load.communicate()
+                    result.status, result.message = "load-failed", f"echo-load still running after {timeout_s:.0f} s"
+                    continue
+                self._take_load_output(result, load.returncode, stdout, stderr)
+        finally:
+            for (result, _, _), server in zip(results, servers):
+                self._stop(server, result)
+            for f in files:
+                f.close()
+        for result, _, _ in results:
+            result.seconds = time.monotonic() - began
+        return [result for result, _, _ in results]
+
     @staticmethod
     def _first_line(path: Path) -> str:
         text = path.read_text(errors="replace").strip()
@@ -221,10 +270,14 @@ class Runner:
         except subprocess.TimeoutExpired:
             result.status, result.message = "load-failed", f"echo-load still running after {timeout_s:.0f} s"
             return
-        lines = [line for line in run.stdout.splitlines() if line.startswith("{")]
-        if run.returncode not in (0, 1) or not lines:
+        self._take_load_output(result, run.returncode, run.stdout, run.stderr)
+
+    @staticmethod
+    def _take_load_output(result: RunResult, returncode: int, stdout: str, stderr: str) -> None:
+        lines = [line for line in stdout.splitlines() if line.startswith("{")]
+        if returncode not in (0, 1) or not lines:
             result.status = "load-failed"
-            result.message = (run.stderr.strip().splitlines() or [f"echo-load exit {run.returncode}"])[0]
+            result.message = (stderr.strip().splitlines() or [f"echo-load exit {returncode}"])[0]
             return
         result.load = json.loads(lines[-1])
         if not result.load.get("valid", False):

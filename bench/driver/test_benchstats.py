@@ -3,7 +3,8 @@
 import math
 import unittest
 
-from benchstats import RatioSummary, median, ratio, round_order, slowdown, spread, summarize_ratios
+from benchstats import (RatioSummary, generator_bound, median, ratio, round_order, slowdown, spread,
+                        summarize_ratios)
 
 
 class Median(unittest.TestCase):
@@ -91,6 +92,25 @@ class Spread(unittest.TestCase):
 
     def test_slowdown_is_fast_over_slow(self):
         self.assertAlmostEqual(slowdown(40000, 10000), 4.0)
+
+
+class GeneratorBound(unittest.TestCase):
+    def test_saturated_generator_and_idle_server_is_bound(self):
+        self.assertTrue(generator_bound({"generator_cpu_pct": 97.0, "server_cpu_pct": 50.0, "threads": 1}))
+
+    def test_both_saturated_is_a_fair_race(self):
+        self.assertFalse(generator_bound({"generator_cpu_pct": 99.0, "server_cpu_pct": 98.0}))
+
+    def test_a_generator_with_room_is_not_the_limit(self):
+        self.assertFalse(generator_bound({"generator_cpu_pct": 70.0, "server_cpu_pct": 30.0}))
+
+    def test_two_generator_threads_saturate_at_two_cores(self):
+        self.assertFalse(generator_bound({"generator_cpu_pct": 120.0, "server_cpu_pct": 50.0, "threads": 2}))
+        self.assertTrue(generator_bound({"generator_cpu_pct": 185.0, "server_cpu_pct": 50.0, "threads": 2}))
+
+    def test_missing_numbers_decide_nothing(self):
+        self.assertFalse(generator_bound(None))
+        self.assertFalse(generator_bound({"generator_cpu_pct": 99.0}))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 import unittest
 
 from matrix import PROFILES, VARIANTS, build, smoke
-from report import Row, demo_table, markdown_point, summarize_point
+from report import (Row, demo_table, generator_lines, generator_ratio, markdown_point, summarize_point,
+                    syscall_verdict)
 from runner import RunResult, parse_worker_counters
 
 
@@ -47,19 +48,69 @@ class Rows(unittest.TestCase):
         table = "\n".join(markdown_point(summarize_point(self.experiment, self.point, [asio, iterative])))
         self.assertIn("cannot: serves one client at a time", table)
 
-    def test_demo_table_takes_capacity_and_latency_from_their_points(self):
+    def test_demo_table_shows_requests_and_cpu_per_echo_against_asio(self):
         experiment = build(PROFILES["demo"])[0]
-        capacity_point, latency_point = experiment.points
+        (capacity_point,) = experiment.points
         capacity = summarize_point(experiment, capacity_point, [
-            Row("asio", runs=[run("asio", r, 100.0, served=50) for r in range(3)]),
-            Row("iterative", runs=[run("iterative", r, 90.0, served=1) for r in range(3)])])
-        latency = summarize_point(experiment, latency_point, [
-            Row("asio", runs=[run("asio", r, 5000.0, p99_us=200.0) for r in range(3)]),
-            Row("iterative", runs=[run("iterative", r, 100.0, p99_us=900000.0) for r in range(3)])])
-        text = demo_table([capacity, latency])
+            Row("asio", runs=[run("asio", r, 100.0, served=50, server_cpu_us_per_req=10.0) for r in range(3)]),
+            Row("iterative", runs=[run("iterative", r, 90.0, served=1, server_cpu_us_per_req=12.0)
+                                   for r in range(3)])])
+        text = demo_table([capacity])
         self.assertIn("1 of 50", text)
-        self.assertIn("0.90×", text)      # requests/s from the capacity point
-        self.assertIn("4500.00×", text)   # p99 from the latency point
+        self.assertIn("90", text)      # requests/s, as a number
+        self.assertNotIn("0.90×", text)  # ... without a ratio: it moved 30–40 % between two runs
+        self.assertIn("1.20×", text)   # CPU per echo
+        self.assertNotIn("p99", text)  # a fixed-rate p99 is not presentable on a shared VM
+
+    def test_a_saturated_generator_beside_an_idle_server_prints_generator_bound(self):
+        bound = dict(generator_cpu_pct=99.0, server_cpu_pct=40.0)
+        fair = dict(generator_cpu_pct=60.0, server_cpu_pct=60.0)
+        asio = Row("asio", runs=[run("asio", r, 100.0, **fair) for r in range(3)])
+        select = Row("select", runs=[run("select", r, 110.0, **(bound if r else fair)) for r in range(3)])
+        epoll = Row("epoll", runs=[run("epoll", r, 105.0, **(fair if r else bound)) for r in range(3)])
+        result = summarize_point(self.experiment, self.point, [asio, select, epoll])
+        table = "\n".join(markdown_point(result))
+        self.assertTrue(result.row("select").generator_bound)  # 2 of 3 rounds
+        self.assertFalse(result.row("epoll").generator_bound)  # 1 of 3 rounds
+        self.assertIn("generator-bound", table)
+        self.assertIn("1.05×", table)
+
+    def test_a_bound_reference_round_counts_against_the_ratio_too(self):
+        bound = dict(generator_cpu_pct=95.0, server_cpu_pct=30.0)
+        fair = dict(generator_cpu_pct=60.0, server_cpu_pct=60.0)
+        asio = Row("asio", runs=[run("asio", r, 100.0, **bound) for r in range(2)])
+        epoll = Row("epoll", runs=[run("epoll", r, 105.0, **fair) for r in range(2)])
+        result = summarize_point(self.experiment, self.point, [asio, epoll])
+        self.assertTrue(result.row("epoll").generator_bound)
+
+    def test_generator_against_the_floor_is_a_per_round_ratio(self):
+        floor = Row("floor", runs=[run("floor", r, 100.0, generator_cpu_us_per_req=g, server_cpu_us_per_req=10.0)
+                                   for r, g in enumerate((9.0, 10.0, 9.5))])
+        asio = Row("asio", runs=[run("asio", r, 100.0) for r in range(3)])
+        result = summarize_point(self.experiment, self.point, [asio, floor])
+        summary = generator_ratio(result)
+        self.assertAlmostEqual(summary.median, 0.95)
+        self.assertAlmostEqual(summary.high, 1.0)
+        self.assertIn("0.95×", generator_lines([result])[0])
+
+    def test_syscall_verdict_says_whether_the_ranges_are_apart(self):
+        (experiment,) = build(PROFILES["syscall"])
+        (point,) = experiment.points
+        self.assertEqual(point.reference_key, "floor")
+
+        def rows(extra_cpu):
+            return [Row("floor", runs=[run("floor", r, 1000.0 - r, server_cpu_us_per_req=5.0 + r * 0.01)
+                                       for r in range(3)]),
+                    Row("floor-extra", runs=[run("floor-extra", r, 900.0, server_cpu_us_per_req=c)
+                                             for r, c in enumerate(extra_cpu)])]
+        apart = syscall_verdict(summarize_point(experiment, point, rows((5.2, 5.3, 5.25))))
+        self.assertIn("CPU µs per echo: echo-floor 5.010 (5.000–5.020)", apart)
+        self.assertIn("ranges apart", apart.splitlines()[0])
+        self.assertIn("ranges apart", apart.splitlines()[1])  # 900 < 998 requests/s
+        self.assertIn("above 1 in every round", apart.splitlines()[2])
+        close = syscall_verdict(summarize_point(experiment, point, rows((5.0, 5.3, 5.25))))
+        self.assertIn("ranges overlap", close.splitlines()[0])
+        self.assertIn("not above 1 in every round", close.splitlines()[2])
 
     def test_prefork_spread_is_max_over_min_of_accepts(self):
         workers = [{"worker": 1, "accepts": 300, "wakeups": 300}, {"worker": 2, "accepts": 200, "wakeups": 260}]

@@ -21,6 +21,18 @@ std::size_t offset_of(std::uint64_t conn, std::uint64_t seq) {
 Pattern::Pattern(std::size_t message_size) : size_(std::max<std::size_t>(message_size, 1)) {
     bytes_.resize(size_ - 1 + kPeriod);
     for (std::size_t i = 0; i < bytes_.size(); ++i) bytes_[i] = std::byte(33 + i % kPeriod);  // '!'..'y'
+    if (size_ > kWholeLimit) return;
+    whole_.resize(kPeriod * size_);
+    for (std::size_t offset = 0; offset < kPeriod; ++offset) {
+        std::byte* message = whole_.data() + offset * size_;
+        std::memcpy(message, bytes_.data() + offset, size_ - 1);
+        message[size_ - 1] = kNewline;
+    }
+}
+
+std::span<const std::byte> Pattern::whole(std::uint64_t conn, std::uint64_t seq) const noexcept {
+    if (whole_.empty()) return {};
+    return std::span<const std::byte>(whole_).subspan(offset_of(conn, seq) * size_, size_);
 }
 
 std::span<const std::byte> Pattern::body(std::uint64_t conn, std::uint64_t seq) const noexcept {

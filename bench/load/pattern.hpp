@@ -28,6 +28,10 @@ public:
     // The message without its final '\n', as a view into the pattern (send it, then newline()).
     std::span<const std::byte> body(std::uint64_t conn, std::uint64_t seq) const noexcept;
     static std::span<const std::byte> newline() noexcept;
+    // The whole message, '\n' included, in one piece, so that it leaves in one iovec; only for
+    // messages up to kWholeLimit bytes (there are just kPeriod different ones), else empty.
+    static constexpr std::size_t kWholeLimit = 4096;
+    std::span<const std::byte> whole(std::uint64_t conn, std::uint64_t seq) const noexcept;
 
     // True when `received` equals bytes [pos, pos + received.size()) of message (conn, seq).
     bool matches(std::uint64_t conn, std::uint64_t seq, std::size_t pos, std::span<const std::byte> received) const;
@@ -38,6 +42,7 @@ public:
 private:
     std::size_t size_;
     std::vector<std::byte> bytes_;  // size_ - 1 + kPeriod bytes: any cut of size_ - 1 fits
+    std::vector<std::byte> whole_;  // small messages: kPeriod whole messages, one per start offset
 };
 
 // Follows one connection's echo stream: which message comes next and how much of it arrived.

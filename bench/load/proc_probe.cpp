@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <dirent.h>
 #include <fstream>
 #include <sstream>
@@ -100,6 +101,16 @@ long kib_field(const std::string& path, const std::string& field) {
     return 0;
 }
 
+// read() and write() class calls of a process (all its threads, and the children it reaped).
+long long rw_syscalls(const std::string& dir) {
+    std::ifstream file(dir + "/io");
+    long long total = 0;
+    for (std::string line; std::getline(file, line);) {
+        if (line.rfind("syscr:", 0) == 0 || line.rfind("syscw:", 0) == 0) total += std::stoll(line.substr(6));
+    }
+    return total;
+}
+
 }  // namespace
 
 TreeSample sample_tree(pid_t root, bool with_memory) {
@@ -108,6 +119,7 @@ TreeSample sample_tree(pid_t root, bool with_memory) {
     std::unordered_multimap<pid_t, pid_t> children;
     for (const auto& [pid, stat] : all) children.emplace(stat.ppid, pid);
     if (!all.contains(root)) return sample;
+    sample.taken_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 
     const double tick = static_cast<double>(::sysconf(_SC_CLK_TCK));
     std::vector<pid_t> frontier{root};
@@ -128,12 +140,30 @@ TreeSample sample_tree(pid_t root, bool with_memory) {
             continue;
         }
         ++sample.processes;
-        if (!with_memory) continue;
         std::string dir = "/proc/" + std::to_string(pid);
+        sample.rw_syscalls += rw_syscalls(dir);
+        if (!with_memory) continue;
         sample.rss_kib += kib_field(dir + "/status", "VmRSS");
         sample.pss_kib += kib_field(dir + "/smaps_rollup", "Pss");
     }
     return sample;
+}
+
+std::vector<pid_t> tree_pids(pid_t root) {
+    std::unordered_map<pid_t, StatFields> all = every_process();
+    std::unordered_multimap<pid_t, pid_t> children;
+    for (const auto& [pid, stat] : all) children.emplace(stat.ppid, pid);
+    std::vector<pid_t> tree;
+    if (!all.contains(root)) return tree;
+    std::vector<pid_t> frontier{root};
+    while (!frontier.empty()) {
+        pid_t pid = frontier.back();
+        frontier.pop_back();
+        auto [first, last] = children.equal_range(pid);
+        for (auto it = first; it != last; ++it) frontier.push_back(it->second);
+        if (all.at(pid).state != 'Z') tree.push_back(pid);
+    }
+    return tree;
 }
 
 CpuUse cpu_between(const TreeSample& start, const TreeSample& end) {

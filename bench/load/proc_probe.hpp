@@ -13,6 +13,7 @@
 #pragma once
 
 #include <sys/types.h>
+#include <vector>
 
 namespace cs::bench {
 
@@ -25,6 +26,9 @@ struct TreeSample {
     long pss_kib = 0;          // Pss from smaps_rollup summed over the live tree
     int processes = 0;         // live processes in the tree (zombies excluded)
     int zombies = 0;           // exited children nobody has waited for yet
+    double taken_s = 0;        // steady-clock seconds when the tree was read (to time the interval)
+    long long rw_syscalls = 0;  // syscr + syscw from /proc/<pid>/io over the live tree: read- and
+                                // write-class system calls (reaped children included, epoll_wait not)
 };
 
 // The CPU used between two samples, split into user and system time by the clock ticks of the
@@ -40,6 +44,9 @@ CpuUse cpu_between(const TreeSample& start, const TreeSample& end);
 // with_memory = false skips the memory files: a CPU-only sample is quick even for 1,000
 // processes, so it can be taken exactly when the window closes.
 TreeSample sample_tree(pid_t root, bool with_memory = true);
+
+// The processes of the tree (root first, zombies excluded), for tools that attach to each one.
+std::vector<pid_t> tree_pids(pid_t root);
 
 // CPU seconds (user + system) this process has used so far, all threads.
 double self_cpu_seconds();

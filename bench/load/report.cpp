@@ -20,8 +20,10 @@ std::string grouped(double value) {
 
 double us(std::uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
-double per_request_us(double seconds, std::uint64_t requests) {
-    return requests == 0 ? 0.0 : seconds * 1e6 / static_cast<double>(requests);
+double per_request_us(double seconds, double requests) { return requests <= 0 ? 0.0 : seconds * 1e6 / requests; }
+
+double per_request(long long count, double requests) {
+    return requests <= 0 || count < 0 ? std::nan("") : static_cast<double>(count) / requests;
 }
 
 double per_connection_kib(long after, long before, int connections) {
@@ -65,6 +67,10 @@ const char* mode_name(Mode mode) {
             return "idle";
     }
     return "?";
+}
+
+double RunReport::requests_in(double interval_s) const {
+    return interval_s > 0 ? requests_per_s() * interval_s : static_cast<double>(totals.requests);
 }
 
 double RunReport::requests_per_s() const {
@@ -117,13 +123,14 @@ std::string format_table(const RunReport& r) {
     }
     if (r.server_sampled) {
         CpuUse cpu = cpu_between(r.server_start, r.server_end);
+        const double server_reqs = r.requests_in(r.server_end.taken_s - r.server_start.taken_s);
         const char* unit = o.mode == Mode::kChurn ? "connection" : "request";
         std::string split = cpu.split_known
-                                ? fmt::format(" (user {:.2f}, system {:.2f})", per_request_us(cpu.user_s, t.requests),
-                                              per_request_us(cpu.system_s, t.requests))
+                                ? fmt::format(" (user {:.2f}, system {:.2f})", per_request_us(cpu.user_s, server_reqs),
+                                              per_request_us(cpu.system_s, server_reqs))
                                 : "";
         out += fmt::format("  server CPU   {:.2f} us per {}{}; {:.0f} % of a core ({} process{})\n",
-                           per_request_us(cpu.total_s, t.requests), unit, split,
+                           per_request_us(cpu.total_s, server_reqs), unit, split,
                            r.window_s > 0 ? cpu.total_s / r.window_s * 100 : 0.0, r.server_start.processes,
                            r.server_start.processes == 1 ? "" : "es");
         out +=
@@ -135,10 +142,19 @@ std::string format_table(const RunReport& r) {
                                per_connection_kib(r.server_start.pss_kib, r.server_before.pss_kib, held));
         }
         out += fmt::format("; {} zombies after the run\n", r.zombies_after);
+        out += fmt::format("  syscalls     {:.2f} read/write-class per {} (/proc/PID/io)",
+                           per_request(r.server_end.rw_syscalls - r.server_start.rw_syscalls, server_reqs), unit);
+        if (r.server_syscalls >= 0) {
+            out += fmt::format(", {:.2f} in all (raw_syscalls tracepoint)",
+                               per_request(r.server_syscalls, r.requests_in(r.syscalls_interval_s)));
+        }
+        out += "\n";
     }
     double generator_pct = r.window_s > 0 ? r.generator_cpu_s / r.window_s * 100 : 0.0;
     out += fmt::format(
-        "  generator    CPU {:.0f} % of a core, {} thread{}{}\n", generator_pct, o.threads, o.threads == 1 ? "" : "s",
+        "  generator    CPU {:.0f} % of a core, {:.2f} us per {}, {} thread{}{}\n", generator_pct,
+        per_request_us(r.generator_cpu_s, r.requests_in(r.generator_interval_s)),
+        o.mode == Mode::kChurn ? "connection" : "request", o.threads, o.threads == 1 ? "" : "s",
         generator_pct > 90.0 * o.threads ? " -- saturated: the generator may be the limit, not the server" : "");
     return out;
 }
@@ -173,14 +189,15 @@ std::string format_json(const RunReport& r) {
     }
     if (r.server_sampled) {
         CpuUse cpu = cpu_between(r.server_start, r.server_end);
+        const double server_reqs = r.requests_in(r.server_end.taken_s - r.server_start.taken_s);
         double user = cpu.split_known ? cpu.user_s : nan;
         double system = cpu.split_known ? cpu.system_s : nan;
         int held = held_connections(o);
         out += fmt::format(
             "\"server_cpu_s\":{},\"server_user_s\":{},\"server_system_s\":{},\"server_user_us_per_req\":{},"
             "\"server_system_us_per_req\":{},\"server_cpu_us_per_req\":{},\"server_cpu_pct\":{},",
-            num(cpu.total_s), num(user), num(system), measured(per_request_us(user, t.requests)),
-            measured(per_request_us(system, t.requests)), measured(per_request_us(cpu.total_s, t.requests)),
+            num(cpu.total_s), num(user), num(system), measured(per_request_us(user, server_reqs)),
+            measured(per_request_us(system, server_reqs)), measured(per_request_us(cpu.total_s, server_reqs)),
             num(r.window_s > 0 ? cpu.total_s / r.window_s * 100 : nan));
         out += fmt::format(
             "\"server_processes\":{},\"server_rss_kib\":{},\"server_pss_kib\":{},\"server_rss_kib_before\":{},"
@@ -191,9 +208,15 @@ std::string format_json(const RunReport& r) {
             num(held > 0 ? per_connection_kib(r.server_start.rss_kib, r.server_before.rss_kib, held) : nan),
             num(held > 0 ? per_connection_kib(r.server_start.pss_kib, r.server_before.pss_kib, held) : nan),
             r.zombies_after, r.server_end.alive ? "true" : "false");
+        out += fmt::format("\"server_rw_syscalls_per_req\":{},\"server_syscalls_per_req\":{},",
+                           measured(per_request(r.server_end.rw_syscalls - r.server_start.rw_syscalls, server_reqs)),
+                           measured(per_request(r.server_syscalls, r.requests_in(r.syscalls_interval_s))));
     }
-    out += fmt::format("\"generator_cpu_s\":{},\"generator_cpu_pct\":{},", num(r.generator_cpu_s),
-                       num(r.window_s > 0 ? r.generator_cpu_s / r.window_s * 100 : nan));
+    out += fmt::format("\"generator_cpu_s\":{},\"generator_cpu_pct\":{},\"generator_cpu_us_per_req\":{},",
+                       num(r.generator_cpu_s), num(r.window_s > 0 ? r.generator_cpu_s / r.window_s * 100 : nan),
+                       measured(per_request_us(r.generator_cpu_s, r.requests_in(r.generator_interval_s))));
+    const bool lean = o.mode == Mode::kPingPong && o.engine == Engine::kEpoll;
+    out += fmt::format("\"engine\":\"{}\",", lean ? "epoll" : "asio");
     out += fmt::format("\"first_error\":\"{}\"}}", json_escape(t.first_error));
     return out;
 }

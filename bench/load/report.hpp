@@ -21,9 +21,15 @@ struct RunReport {
     TreeSample server_end;        // when it closed
     int zombies_after = 0;        // zombie children left after the run settled
     double generator_cpu_s = 0;   // echo-load's own CPU during the window
+    double generator_interval_s = 0;  // how long generator_cpu_s was measured over
+    long long server_syscalls = -1;  // --count-syscalls: every system call of the tree in the window (-1: not counted)
+    double syscalls_interval_s = 0;  // ... over this long
 
     bool valid() const noexcept { return totals.errors == 0; }
     double requests_per_s() const;
+    // Echoes in an interval that is not exactly the window (a sample of /proc takes milliseconds
+    // under load): the window's rate times the interval, so a per-echo figure is not a few % low.
+    double requests_in(double interval_s) const;
 };
 
 std::string format_table(const RunReport& report);

@@ -31,6 +31,12 @@ enum class Mode {
     kIdle,      // hold `conns` quiet connections (plus `active` ping-pong ones)
 };
 
+// How pingpong mode drives its connections (the other modes always use Asio).
+enum class Engine {
+    kEpoll,  // lean_pingpong.hpp: a bare level-triggered epoll loop, the floor server's system calls
+    kAsio,   // pingpong.hpp: the Asio state machine (also behind rate and idle modes)
+};
+
 struct LoadOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;
@@ -43,10 +49,12 @@ struct LoadOptions {
     double rate = 0;          // rate mode: requests per second over all connections
     std::uint64_t count = 0;  // churn: measure exactly this many connections (0: use duration)
     int active = 0;           // idle: extra connections doing ping-pong meanwhile
-    int threads = 1;          // worker threads, one io_context each
+    int threads = 1;          // worker threads, one io_context (or epoll loop) each
+    Engine engine = Engine::kEpoll;
     double timeout_s = 2.0;   // how long an answer may take after the window before it is given up
     double connect_timeout_s = 10.0;
     pid_t server_pid = 0;  // sample this process tree's CPU and memory (0: do not)
+    bool count_syscalls = false;  // count the server's system calls in the window (syscall_counter.hpp)
     bool json = false;     // print one JSON line after the table
     bool table = true;     // print the readable table
 };

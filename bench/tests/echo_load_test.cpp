@@ -1,6 +1,7 @@
 // bench/tests/echo_load_test.cpp — echo-load run briefly against real servers (its counts must
 // add up and show no errors) and against a broken one (it must report errors, not a number).
 #include "common/net.hpp"
+#include "common/version.hpp"
 #include "tests/support/server_process.hpp"
 
 #include <fmt/format.h>
@@ -124,6 +125,7 @@ std::vector<ServerCase> servers() {
 #ifdef ECHO_EPOLL
     list.push_back({"epoll", ECHO_EPOLL});
 #endif
+    list.push_back({"floor", ECHO_FLOOR});
     return list;
 }
 
@@ -141,6 +143,63 @@ TEST(EchoLoad, TwoGeneratorThreadsShareTheConnectionsAndTheirCounts) {
     EXPECT_EQ(number(json, "served"), 6) << json;
     EXPECT_EQ(number(json, "sent"), number(json, "echoed")) << json;
     expect_requests_accounted_for(json);
+}
+
+// The lean epoll loop is the default for pingpong; the Asio state machine stays selectable, and
+// both keep the same books.
+TEST(EchoLoad, BothPingPongEnginesCountTheSameWay) {
+    ServerProcess server = start(ECHO_ASIO);
+    for (const char* engine : {"epoll", "asio"}) {
+        Load load = run_load(server, {"--conns", "3", "--depth", "4", "--engine", engine});
+        const std::string& json = load.json;
+        ASSERT_EQ(load.run.status.code, 0) << engine << load.run.out << load.run.err;
+        EXPECT_NE(json.find(fmt::format("\"engine\":\"{}\"", engine)), std::string::npos) << json;
+        EXPECT_EQ(number(json, "errors"), 0) << json;
+        EXPECT_EQ(number(json, "served"), 3) << json;
+        EXPECT_EQ(number(json, "sent"), number(json, "echoed")) << json;
+        EXPECT_GT(number(json, "generator_cpu_us_per_req"), 0) << json;
+        expect_requests_accounted_for(json);
+    }
+}
+
+// A 1 MiB request does not fit one write: the epoll engine's partial-write path must keep the order.
+TEST(EchoLoad, EpollEngineWritesLargeRequestsInPieces) {
+    ServerProcess server = start(ECHO_FLOOR);
+    Load load = run_load(server, {"--conns", "2", "--size", "1048576"});
+    ASSERT_EQ(load.run.status.code, 0) << load.run.out << load.run.err;
+    EXPECT_EQ(number(load.json, "errors"), 0) << load.json;
+    EXPECT_GT(number(load.json, "requests"), 0) << load.json;
+    expect_requests_accounted_for(load.json);
+}
+
+// echo-floor's --extra-syscall adds exactly the system call it promises (when the kernel lets us
+// count them: root, tracefs; otherwise the count is null and there is nothing to check). The
+// counts are exact; only the echoes they are divided by are estimated (the window's rate times
+// the sampled interval), hence the tolerance, wide enough for a machine loaded by other work.
+TEST(EchoLoad, CountsTheServersSystemCallsPerEcho) {
+    std::optional<double> all[2];
+    for (bool extra : {false, true}) {
+        ServerProcess server = extra ? start(ECHO_FLOOR, {"--extra-syscall"}) : start(ECHO_FLOOR);
+        Load load = run_load(server, {"--conns", "1", "--duration", "1", "--count-syscalls"});
+        ASSERT_EQ(load.run.status.code, 0) << load.run.out << load.run.err;
+        auto rw = field(load.json, "server_rw_syscalls_per_req");
+        ASSERT_TRUE(rw.has_value()) << load.json;
+        EXPECT_NEAR(*rw, 2.0, 0.4) << "one read and one write per echo: " << load.json;
+        all[extra] = field(load.json, "server_syscalls_per_req");
+    }
+    if (all[0] && all[1]) {
+        // one connection, depth 1: read, write and one epoll_wait per echo; then one more
+        EXPECT_NEAR(*all[0], 3.0, 0.6);
+        EXPECT_NEAR(*all[1] - *all[0], 1.0, 0.5);
+    }
+}
+
+TEST(EchoLoad, VersionComesFromTheVersionFile) {
+    for (const char* binary : {ECHO_LOAD, ECHO_FLOOR, ECHO_ASIO}) {
+        RunResult run = cs::test::run_to_exit(binary, {"--version"});
+        EXPECT_EQ(run.status.code, 0) << binary << run.err;
+        EXPECT_NE(run.out.find(cs::kVersion), std::string::npos) << binary << ": " << run.out;
+    }
 }
 
 TEST(EchoLoad, RateModeKeepsThePlannedRate) {
@@ -240,6 +299,8 @@ TEST(EchoLoad, BadArgumentsExitTwo) {
     EXPECT_EQ(run.status.code, 2) << run.err;
     run = cs::test::run_to_exit(ECHO_LOAD, {"--port", "1", "--mode", "rate"});
     EXPECT_EQ(run.status.code, 2) << "rate mode without --rate: " << run.err;
+    run = cs::test::run_to_exit(ECHO_LOAD, {"--port", "1", "--host", "192.0.2.1"});
+    EXPECT_EQ(run.status.code, 2) << "traffic goes to loopback only: " << run.err;
 }
 
 }  // namespace
