@@ -1,5 +1,5 @@
 # Makefile — a thin wrapper over the CMake presets, so a student types two commands:
-#   make demo    install what is missing, build, run every lesson under the same load (about a minute)
+#   make demo    install what is missing, build, run every lesson under the same load (about 1.5 minutes)
 #   make test    install what is missing, build, run every test (ctest; the two slide-rendering
 #                checks need Marp and Chromium, which only `make slides` installs: skipped, and said so)
 # Everything here is also reachable with plain CMake (see README.md).
@@ -19,9 +19,9 @@ BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 all: build
 
 help:
-	@echo "make demo                      every lesson under the same load vs echo-asio, one table (~1 min)"
+	@echo "make demo                      every lesson under the same load vs echo-asio, one table (~1.5 min)"
 	@echo "make tour                      the 5-second version: clients served at once, wall time, errors"
-	@echo "make bench [QUICK=1]           the full matrix vs echo-asio (~30 min; QUICK=1: ~1 min): build/bench/"
+	@echo "make bench [QUICK=1]           the full matrix vs echo-asio (~45 min; QUICK=1: ~1 min): build/bench/"
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
 	@echo "make grade LESSON=01-iterative SERVER=path/to/binary   grade a binary (default: the reference)"
