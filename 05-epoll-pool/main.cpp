@@ -143,7 +143,7 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
                 loop_failed = true;
                 ::kill(::getpid(), SIGTERM);  // wakes main(), which stops the other loops
             });
-        } catch (const std::system_error& error) {  // EAGAIN: RLIMIT_NPROC or memory. A start-up failure, not a terminate()
+        } catch (const std::system_error& error) {  // EAGAIN (RLIMIT_NPROC, memory): exit 1, not terminate()
             log.info("cannot start event loop {}: std::thread: {}", i, error.code().message());
             stop.broadcast();
             for (std::thread& worker : workers) worker.join();

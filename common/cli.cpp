@@ -68,11 +68,17 @@ void CommandLine::add_flag(const std::string& name, bool& value, const std::stri
 }
 
 void CommandLine::add_int(const std::string& name, int& value, const std::string& help, int min, int max) {
-    app_->add_option(name, value, help)->transform(decimal_integer())->check(CLI::Range(min, max))->capture_default_str();
+    app_->add_option(name, value, help)
+        ->transform(decimal_integer())
+        ->check(CLI::Range(min, max))
+        ->capture_default_str();
 }
 
 void CommandLine::add_size(const std::string& name, std::size_t& value, const std::string& help) {
-    app_->add_option(name, value, help)->transform(decimal_integer())->check(CLI::PositiveNumber)->capture_default_str();
+    app_->add_option(name, value, help)
+        ->transform(decimal_integer())
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
 }
 
 void CommandLine::add_max_conns(int default_value) {
