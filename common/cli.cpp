@@ -27,7 +27,7 @@ std::string reject_empty_host(const std::string& host) {
 const CLI::Validator& decimal_integer() {
     static const CLI::Validator validator(
         [](std::string& text) -> std::string {
-            if (text.empty() || !all_digits(text)) return fmt::format("{} is not a decimal integer", text);
+            if (text.empty() || !all_digits(text)) return fmt::format("'{}' is not a decimal integer", text);
             text.erase(0, std::min(text.find_first_not_of('0'), text.size() - 1));  // CLI11 would read 0.. as octal
             return "";
         },
@@ -40,7 +40,7 @@ const CLI::Validator& decimal_number() {
         [](const std::string& text) -> std::string {
             std::size_t dot = text.find('.');
             std::string digits = dot == std::string::npos ? text : text.substr(0, dot) + text.substr(dot + 1);
-            if (digits.empty() || !all_digits(digits)) return fmt::format("{} is not a decimal number", text);
+            if (digits.empty() || !all_digits(digits)) return fmt::format("'{}' is not a decimal number", text);
             return "";
         },
         "");
