@@ -10,6 +10,7 @@
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -84,7 +85,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 // line can live with. The stop signal cannot, which is why its handler calls shutdown().)
 void report_stats(std::uint64_t accepted, const cs::Log& log) {
     stats_requested = 0;
-    log.info("stats: 0 open, {} accepted", accepted);
+    log.stats("stats: 0 open, {} accepted", accepted);
 }
 
 // [slide:accept-loop]
@@ -114,6 +115,7 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-iterative", "Echo server that serves one client at a time (lesson 01).",
                         kDefaultPort);
     cli.add_idle_timeout(kDefaultIdleTimeout);

@@ -11,6 +11,7 @@
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -113,7 +114,7 @@ void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children
 // accept() waits for the next wake-up, as a reaped child's log line does: a gap these can live with.)
 void report_stats(const echo_process::Children& children, std::uint64_t accepted, const cs::Log& log) {
     stats_requested = 0;
-    log.info("stats: {} open, {} accepted", children.serving(), accepted);
+    log.stats("stats: {} open, {} accepted", children.serving(), accepted);
 }
 
 // [slide:accept-loop]
@@ -146,6 +147,7 @@ void serve_forever(cs::Fd& listener, echo_process::Children& children, const cs:
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).",
                         kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);

@@ -11,6 +11,7 @@
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -122,7 +123,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
 // accept() waits for the next wake-up: a gap a stats line can live with.)
 void report_stats(echo_thread::Connections& connections, std::uint64_t accepted, const cs::Log& log) {
     stats_requested = false;
-    log.info("stats: {} open, {} accepted", connections.serving(), accepted);
+    log.stats("stats: {} open, {} accepted", connections.serving(), accepted);
 }
 
 // [slide:accept-loop]
@@ -154,6 +155,7 @@ void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-thread", "Echo server with one thread per client (lesson 03).", kDefaultPort);
     cli.add_max_conns(kDefaultMaxConns);
     cli.add_idle_timeout(kDefaultIdleTimeout);

@@ -9,6 +9,7 @@
 #include "04-select/stop_pipe.hpp"
 #include "common/cli.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -141,7 +142,7 @@ private:
     // Reads the stop pipe; true means stop. SIGUSR1 prints one line and changes nothing else.
     bool on_signals() {
         select_lesson::StopPipe::Received got = signals_.take();
-        if (got.stats) log_.info("stats: {} open, {} accepted", clients_.open(), clients_.accepted());
+        if (got.stats) log_.stats("stats: {} open, {} accepted", clients_.open(), clients_.accepted());
         return got.stop;
     }
 
@@ -180,6 +181,7 @@ private:
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-select", "Echo server: one thread serves every client with select() (lesson 04).",
                         kDefaultPort);
     cli.add_max_conns(FD_SETSIZE);

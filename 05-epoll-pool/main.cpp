@@ -8,6 +8,7 @@
 #include "05-epoll-pool/event_loop.hpp"
 #include "05-epoll-pool/startup.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -126,7 +127,7 @@ void print_stats(const std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& lo
         total.accepted += stats.accepted;
         per_loop += fmt::format("; loop {}: {} open, {} accepted", i, stats.open, stats.accepted);
     }
-    log.info("stats: {} open, {} accepted{}", total.open, total.accepted, loops.size() > 1 ? per_loop : "");
+    log.stats("stats: {} open, {} accepted{}", total.open, total.accepted, loops.size() > 1 ? per_loop : "");
 }
 
 // [slide:threads]
@@ -136,11 +137,18 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
     std::atomic<bool> loop_failed{false};
     std::vector<std::thread> workers;
     for (std::size_t i = 0; i < loops.size(); ++i) {
-        workers.emplace_back([&loop_failed, &loop = loops[i]] {
-            if (loop->run()) return;
-            loop_failed = true;
-            ::kill(::getpid(), SIGTERM);  // wakes main(), which stops the other loops
-        });
+        try {
+            workers.emplace_back([&loop_failed, &loop = loops[i]] {
+                if (loop->run()) return;
+                loop_failed = true;
+                ::kill(::getpid(), SIGTERM);  // wakes main(), which stops the other loops
+            });
+        } catch (const std::system_error& error) {  // EAGAIN (RLIMIT_NPROC, memory): exit 1, not terminate()
+            log.info("cannot start event loop {}: std::thread: {}", i, error.code().message());
+            stop.broadcast();
+            for (std::thread& worker : workers) worker.join();
+            return cs::kExitStartup;
+        }
         std::string name = fmt::format("epoll-loop-{}", i);  // shown by ps -L, top -H, gdb
         ::pthread_setname_np(workers.back().native_handle(), name.c_str());
     }
@@ -158,6 +166,7 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-epoll", "Echo server: epoll event loops, one per thread (lesson 05).", kDefaultPort);
     cli.add_max_conns(10'000);
     cli.add_idle_timeout(300);

@@ -9,6 +9,7 @@
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
+#include "common/process.hpp"
 #include "options.hpp"
 #include "share.hpp"
 #include "supervisor.hpp"
@@ -134,7 +135,7 @@ int serve(int argc, char** argv) {
     try {
         if (options.lock_mode == prefork::LockMode::kMutex) lock.emplace(prefork::AcceptLock::create());
     } catch (const std::system_error& error) {
-        log.info("master: cannot create the accept lock: {}: {}", error.what(), error.code().message());
+        log.info("master: cannot create the accept lock: {}", error.what());
         return cs::kExitStartup;
     }
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
@@ -149,6 +150,7 @@ int serve(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     try {
         return serve(argc, argv);
     } catch (const std::exception& error) {  // out of memory, or a bug: one line, not a terminate()

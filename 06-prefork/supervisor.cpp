@@ -66,7 +66,7 @@ void Master::spawn(int slot) {
     try {
         channel = make_channel();
     } catch (const std::system_error& error) {
-        log_.info("master: {} failed: {}", error.what(), error.code().message());
+        log_.info("master: cannot start worker {}: {}", slot, error.what());  // what(): "socketpair(): <reason>"
         ++early_deaths_;
         return;
     }
@@ -244,7 +244,7 @@ void Master::reload() {
 // (it knows its counts; asking over the channel would mean waiting for N replies). kill() never
 // blocks, so a storm of SIGUSR1 costs the master N system calls each, and changes nothing else.
 void Master::report_stats() {
-    log_.info("stats: master: {} workers alive, {} respawns", workers_.size(), respawns_);
+    log_.stats("stats: master: {} workers alive, {} respawns", workers_.size(), respawns_);
     for (const auto& worker : workers_) ::kill(worker.pid, SIGUSR1);
 }
 // [/slide]

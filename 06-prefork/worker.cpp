@@ -294,7 +294,7 @@ void Worker::enforce_idle_timeout(Clock::time_point now) {
 
 void Worker::print_stats() {
     got_stats = 0;  // safe to clear: SIGUSR1 is blocked outside epoll_pwait()
-    log_.info("stats: worker {}: {} open, {} accepted, {} empty wake-ups, {} lock-busy", setup_.slot,
+    log_.stats("stats: worker {}: {} open, {} accepted, {} empty wake-ups, {} lock-busy", setup_.slot,
               connections_.size(), counters_.accepted, counters_.empty_wakeups, counters_.lock_busy);
 }
 
@@ -459,7 +459,7 @@ int run_worker(WorkerSetup setup, const cs::Log& log) {
         listener = setup.share == Share::kReusePort ? open_own_listener(setup.port_socket) : std::move(setup.port_socket);
         setup.port_socket.reset();
     } catch (const std::system_error& error) {
-        log.info("worker {}: cannot listen: {}: {}", setup.slot, error.what(), error.code().message());
+        log.info("worker {}: cannot listen: {}", setup.slot, error.what());
         return 1;
     }
     return Worker(std::move(setup), std::move(listener), log).run();

@@ -8,6 +8,10 @@
 //   --version     "<program> <version>" on stdout, exit 0
 // A lesson adds its own options with add_flag()/add_int()/add_size() before parse().
 // Usage errors print one line plus the usage on stderr and make parse() return kExitUsage.
+// Numbers are decimal, whatever C says: CLI11 reads integers as C literals (strtoll base 0), where
+// "010" is 8 and "0x10" is 16, and no one who types --port 010 means port 8. An empty --host is a
+// usage error: the resolver reads "" as every interface, which an unset shell variable
+// ("--host $ADDR") must not turn a loopback-only server into.
 //
 // CLI11 is header-only and costs seconds of compile time per file that includes it, so this
 // header only names CLI::App; the few files that need more than the adders below (06's share
@@ -23,6 +27,7 @@
 
 namespace CLI {
 class App;
+class Validator;
 }
 
 namespace cs {
@@ -44,6 +49,11 @@ struct ServerOptions {
 // --help and --version on stdout (exit 0), a usage error as one line plus the usage on stderr
 // (exit 2). Returns the exit code when main() should return at once, nothing to go on.
 std::optional<int> parse_command_line(CLI::App& app, const std::string& program, int argc, char** argv);
+
+// For lesson options the adders below do not cover (06's own); using them needs <CLI/CLI.hpp>.
+// As a transform(), decimal_integer() runs before any other check, so a range check sees "10", not "010".
+const CLI::Validator& decimal_integer();  // digits only, leading zeros ignored: "010" is 10, "0x10" an error
+const CLI::Validator& decimal_number();   // digits and at most one '.': no sign, exponent, hex, inf or nan
 
 class CommandLine {
 public:

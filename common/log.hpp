@@ -8,16 +8,34 @@
 // from a signal handler; set a flag there and log in the main loop.
 // The "listening on HOST:PORT" line goes to stdout instead: it is the contract's readiness
 // signal that tests and graders wait for.
+//
+// Logging never stops a server. stderr may be a pipe that nobody reads (a supervisor that is
+// busy, `2>&1 | less` left on its first page): once its ~64 KiB are full, a blocking write(2)
+// waits until someone reads, and a server waiting in a log line serves no one and cannot even
+// stop, because it logs on its way out. So a line is written only if it can be written *now*;
+// otherwise it is dropped and counted, and the SIGUSR1 stats line says how many (Log::stats).
+// make_stderr_nonblocking() (log.cpp) chooses how "now" is done for what stderr is.
 #pragma once
 
 #include "common/fd.hpp"
 
 #include <atomic>
+#include <cstdint>
 #include <fmt/format.h>
 #include <string>
 #include <string_view>
 
 namespace cs {
+
+// Makes every later write to stderr return at once instead of waiting for room. Called once by
+// prepare_process() (common/process.hpp), before the server starts a thread or forks a child:
+// it replaces descriptor 2, which every thread and child then shares.
+void make_stderr_nonblocking();
+
+// Log lines dropped so far because stderr had no room, by this process and every process it
+// forked after make_stderr_nonblocking() (one counter in shared memory: 02's children and 06's
+// workers count into their parent's). A process that exec()s starts its own count.
+std::uint64_t dropped_log_lines() noexcept;
 
 class Log {
 public:
@@ -36,6 +54,14 @@ public:
     template <class... Args>
     void conn(fmt::format_string<Args...> format, Args&&... args) const {
         if (!quiet_) write_line(fmt::format(format, std::forward<Args>(args)...));
+    }
+
+    // The SIGUSR1 line: the lesson's "stats: ..." text, then "; N log lines dropped". Without the
+    // count a reader of a log with holes could not tell a quiet server from a muzzled one.
+    template <class... Args>
+    void stats(fmt::format_string<Args...> format, Args&&... args) const {
+        write_line(fmt::format("{}; {} log lines dropped", fmt::format(format, std::forward<Args>(args)...),
+                               dropped_log_lines()));
     }
 
     bool quiet() const noexcept { return quiet_; }
