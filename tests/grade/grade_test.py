@@ -382,6 +382,7 @@ def hidden_tests_are_not_named_in_the_table(ctx: Context) -> None:
     check("the secret pitfall" in shown.stdout, f"--show-hidden should name it\n{shown.describe()}")
     # "hidden" itself is refused: on Gradescope it would hide the student's total.
     rubric.write_text(rubric.read_text().replace('"after_due_date"', '"hidden"'))
+    shutil.rmtree(ctx.work / "results")  # the runs above wrote there
     refused = ctx.grade("--rubric", str(rubric), "--server", server, timeout=60)
     check(refused.exit_code == 2 and "hides the student's total" in refused.stderr
           and '"after_due_date"' in refused.stderr, f"visibility hidden must be refused, saying why\n{refused.describe()}")
