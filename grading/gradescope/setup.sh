@@ -20,8 +20,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 echo "setup.sh: $lesson: installing the build dependencies (scripts/install-deps)"
 chmod +x "$here/run_autograder" "$course"/scripts/* 2>/dev/null || true
-apt-get update -qq
-"$course/scripts/install-deps"
+"$course/scripts/install-deps"   # runs apt-get update itself when something is missing
 
 id student >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin student
 
