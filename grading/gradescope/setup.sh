@@ -8,7 +8,7 @@
 #   3. configures the course (course/, next to this file) and builds the lesson's test binary and
 #      the untouched starter once (this builds common/, GoogleTest's main and the harness);
 #   4. copies the test binary to harness/ (root-owned: a submission cannot replace it), removes
-#      the lesson's reference binary, and makes the reference sources unreadable to "student".
+#      the lesson's reference binary, and makes the reference .cpp files unreadable to "student".
 # Written by scripts/gradescope-bundle, with LESSON (the lesson's folder name) beside it.
 # Exit: 0 ready; anything else is a failed image build (Gradescope shows this script's output).
 set -euo pipefail
@@ -41,7 +41,8 @@ mkdir -p "$here/harness"
 install -m 755 "build/tests/$test_binary" "$here/harness/$test_binary"
 rm -f "build/bin/$reference"
 # The reference sources stay (the lesson's CMakeLists names them) but only root may read them:
-# the student's code, which runs as "student", cannot copy the solution out.
-find "$lesson" -maxdepth 1 -type f \( -name '*.cpp' -o -name '*.hpp' \) -exec chmod 600 {} +
+# the student's code, which runs as "student", cannot copy the solution out. The headers stay
+# readable: they are the lesson's interfaces, and a submission may include them by their path.
+find "$lesson" -maxdepth 1 -type f -name '*.cpp' -exec chmod 600 {} +
 chown -R student: build "$lesson/starter"
 echo "setup.sh: ready in $((SECONDS - started)) s"
