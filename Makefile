@@ -14,7 +14,7 @@ LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
 lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 
-.PHONY: all deps configure build test demo tour bench run grade asan tsan slides clean help
+.PHONY: all deps configure build test demo tour bench run grade gradescope asan tsan slides clean help
 
 all: build
 
@@ -25,6 +25,7 @@ help:
 	@echo "make test                      build and run every test"
 	@echo "make run LESSON=01-iterative   run one server in the foreground (ARGS='--port 0 --quiet')"
 	@echo "make grade LESSON=01-iterative SERVER=path/to/binary   grade a binary (default: the reference)"
+	@echo "make gradescope LESSON=01-iterative   the Gradescope autograder zip: build/gradescope/LESSON.zip"
 	@echo "make asan | make tsan          the test suite under ASan+UBSan / TSan"
 	@echo "make slides                    build every deck (HTML, PDF) into build/slides/"
 	@echo "make PRESET=debug test         any preset: default (with _FORTIFY_SOURCE=2), debug, asan, tsan"
@@ -71,6 +72,11 @@ run: build
 # needs the verdict as an exit code calls scripts/grade itself.
 grade: build
 	@scripts/make-grade --lesson $(LESSON) $(if $(SERVER),--server $(SERVER))
+
+# The Gradescope autograder for one lesson (setup.sh and run_autograder at the zip's root; see
+# grading/README.md). Needs no build: Gradescope's image builds the course itself.
+gradescope:
+	@scripts/gradescope-bundle $(LESSON)
 
 asan:
 	@$(MAKE) --no-print-directory PRESET=asan test

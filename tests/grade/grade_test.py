@@ -20,6 +20,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -36,6 +37,15 @@ RUBRICS = REPO / "grading" / "rubrics"
 EXPECTED = REPO / "tests" / "broken" / "expected.toml"
 
 
+def load_script(name: str, path: Path):
+    sys.dont_write_bytecode = True
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
 def load_grader():
     """scripts/grade as a module, so the tests read rubrics exactly as the grader does."""
     sys.dont_write_bytecode = True  # no scripts/__pycache__ in the source tree
@@ -47,6 +57,7 @@ def load_grader():
 
 
 grade = load_grader()
+gradescope_check = load_script("check_results", REPO / "grading" / "gradescope" / "check-results")
 
 
 class Failed(Exception):
@@ -101,6 +112,8 @@ class Graded:
               "junit.xml failures + errors differ from the tests that lost points")
         passed = self.results["extra_data"]["passed"]
         check(self.exit_code == (0 if passed else 1), f"exit {self.exit_code}, but passed={passed}")
+        problems = gradescope_check.problems(self.results)  # the fields and types Gradescope documents
+        check(not problems, f"results.json is not Gradescope's format: {problems}")
 
     def check_explanations(self, rubric) -> None:
         """A failure whose depends_on test failed too points there, not at its own pitfall."""
@@ -353,7 +366,7 @@ def hidden_tests_are_not_named_in_the_table(ctx: Context) -> None:
         name = "Lesson/Conformance.EchoesPartialLineWhenClientHalfCloses"
         points = 1
         category = "echo"
-        visibility = "hidden"
+        visibility = "after_due_date"
         pitfall = "the secret pitfall"
         """)
     server = str(ctx.server("echo-broken-drops-tail"))
@@ -363,9 +376,194 @@ def hidden_tests_are_not_named_in_the_table(ctx: Context) -> None:
     for secret in ("EchoesPartialLine", "the secret pitfall"):
         check(secret not in graded.stdout, f"the table shows {secret!r} of a hidden test\n{graded.describe()}")
     hidden = graded.results["tests"][1]
-    check(hidden["visibility"] == "hidden" and hidden["score"] == 0, f"results.json: {hidden}")
+    check(hidden["visibility"] == "after_due_date" and hidden["score"] == 0, f"results.json: {hidden}")
+    check(all(test["visibility"] != "hidden" for test in graded.results["tests"]), "a hidden test hides the total")
     shown = ctx.grade("--rubric", str(rubric), "--server", server, "--show-hidden", timeout=120)
     check("the secret pitfall" in shown.stdout, f"--show-hidden should name it\n{shown.describe()}")
+    # "hidden" itself is refused: on Gradescope it would hide the student's total.
+    rubric.write_text(rubric.read_text().replace('"after_due_date"', '"hidden"'))
+    shutil.rmtree(ctx.work / "results")  # the runs above wrote there
+    refused = ctx.grade("--rubric", str(rubric), "--server", server, timeout=60)
+    check(refused.exit_code == 2 and "hides the student's total" in refused.stderr
+          and '"after_due_date"' in refused.stderr, f"visibility hidden must be refused, saying why\n{refused.describe()}")
+    check(refused.results is None, "a refused rubric must not produce results")
+
+
+def skipped_test_scores_its_full_points(ctx: Context) -> None:
+    # test-iterative skips ServesAnotherClientWhileOneIsIdle (01 serves one client at a time):
+    # the same kind of skip as "no IPv6 loopback here". It must score its points, and the total
+    # must stay the rubric's, so that a perfect submission is 2/2 on every machine.
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        reference = "echo-iterative"
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        [[test]]
+        name = "Lesson/Conformance.ServesAnotherClientWhileOneIsIdle"
+        points = 1
+        category = "echo"
+        pitfall = "skips itself for 01"
+        """)
+    graded = ctx.grade("--rubric", str(rubric), timeout=120)
+    graded.check_reports()
+    skipped = graded.results["tests"][1]
+    check(graded.results["score"] == 2 and skipped["score"] == skipped["max_score"] == 1,
+          f"a skip must score its full points:\n{json.dumps(graded.results, indent=1)[:1500]}")
+    check(skipped["output"].startswith("does not apply here") and skipped["status"] == "passed", f"{skipped}")
+    check(graded.results["extra_data"]["max_score"] == 2, "the total must stay the rubric's")
+    check("n/a" in graded.stdout and "score their full points" in graded.stdout, graded.describe())
+
+
+def selection_grades_a_subset_with_its_own_verdict(ctx: Context) -> None:
+    rubric = grade.load_rubric(RUBRICS / "01-iterative.toml")
+    one = ctx.grade("--lesson", "01-iterative", "--only", "EchoesOneLine", timeout=120)
+    check(one.exit_code == 0 and len(one.results["tests"]) == 1 and one.results["score"] == 5
+          and "5/5 points, all passed" in one.stdout, f"--only EchoesOneLine on the reference:\n{one.describe()}")
+    starter = str(ctx.server("echo-iterative-starter"))
+    contract = ctx.grade("--lesson", "01-iterative", "--category", "contract", "--server", starter, timeout=300)
+    wanted = [item.short for item in rubric.items if item.category == "contract"]
+    got = [test["name"].rsplit(": ", 1)[1] for test in contract.results["tests"]]
+    check(got == wanted, f"--category contract graded {got}, not {wanted}")
+    check(0 < contract.results["score"] < sum(i.points for i in rubric.items if i.category == "contract"),
+          f"the starter passes some of the contract, not all:\n{contract.describe()}")
+    check(contract.exit_code == 1, f"a selection with a failure must exit 1\n{contract.describe()}")
+    for args, text in ((("--only", "EchoesOneLin"), "did you mean EchoesOneLine"),
+                       (("--category", "nope"), "has the categories"),
+                       (("--category", "concurrency"), "no entry")):  # 01 has no concurrency entry
+        refused = ctx.grade("--lesson", "01-iterative", *args, timeout=60)
+        check(refused.exit_code == 2 and text in refused.stderr, f"{args} must be refused:\n{refused.describe()}")
+
+
+def prairielearn_results_have_the_documented_fields(ctx: Context) -> None:
+    starter = str(ctx.server("echo-iterative-starter"))
+    graded = ctx.grade("--lesson", "01-iterative", "--category", "contract", "--server", starter,
+                       "--format", "prairielearn", timeout=300)
+    results = graded.results
+    check(results is not None and results.get("gradable") is True, f"gradable must be true\n{graded.describe()}")
+    tests = results["tests"]
+    for test in tests:
+        check(isinstance(test.get("name"), str) and isinstance(test.get("output"), str)
+              and isinstance(test.get("message"), str), f"a test without name/message/output: {test}")
+        check(all(isinstance(test.get(key), (int, float)) for key in ("points", "max_points"))
+              and 0 <= test["points"] <= test["max_points"], f"points/max_points: {test}")
+    earned, possible = sum(t["points"] for t in tests), sum(t["max_points"] for t in tests)
+    check(0 < results["score"] < 1 and abs(results["score"] - earned / possible) < 1e-3,
+          f"score must be {earned}/{possible} as a fraction, got {results['score']}")
+    check(isinstance(results.get("message"), str) and "Total" in results.get("output", ""), f"{results.keys()}")
+    check("score" not in tests[0] and "max_score" not in tests[0], "Gradescope's keys in PrairieLearn's format")
+
+
+def classroom_workflow_runs_and_adds_up(ctx: Context) -> None:
+    lesson = "01-iterative"
+    rubric = grade.load_rubric(RUBRICS / f"{lesson}.toml")
+    workflow = ctx.work / "classroom.yml"
+    written = subprocess.run([sys.executable, str(GRADER), "--classroom", lesson, "--out", str(workflow)],
+                             capture_output=True, text=True, timeout=60)
+    check(written.returncode == 0 and workflow.is_file(), f"--classroom failed: {written.stderr}")
+    data = parse_yaml(workflow.read_text())
+    steps = data["jobs"]["run-autograding-tests"]["steps"]
+    graders = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-command-grader@")]
+    reporter = [s for s in steps if s.get("uses", "").startswith("classroom-resources/autograding-grading-reporter@")]
+    check(len(graders) == len(rubric.items) and len(reporter) == 1 and steps[-1] is reporter[0],
+          f"{len(graders)} grader steps for {len(rubric.items)} entries, {len(reporter)} reporters (last)")
+    total = sum(float(s["with"]["max-score"]) for s in graders)
+    check(abs(total - sum(i.points for i in rubric.items)) < 1e-9, f"the steps add up to {total}")
+    ids = [s["id"] for s in graders]
+    check(reporter[0]["with"]["runners"].split(",") == ids, "the reporter must name every step, in order")
+    for step in graders:
+        key = step["id"].upper().replace("-", "_") + "_RESULTS"
+        check(reporter[0]["env"].get(key) == "${{steps.%s.outputs.result}}" % step["id"], f"reporter env {key}")
+    # Every command, run here on the reference in place of the student's server, scores its points.
+    reference = ctx.server(rubric.reference)
+    for step in graders:
+        words = shlex.split(step["with"]["command"])
+        check(words[:1] == ["scripts/grade"] and "--server" in words, f"unexpected command {words}")
+        words[words.index("--server") + 1] = str(reference)
+        words[words.index("--out") + 1] = str(ctx.work / step["id"])
+        run = subprocess.run([sys.executable, *words, "--build-dir", str(ctx.build_dir)], cwd=REPO,
+                             capture_output=True, text=True, timeout=300)
+        results = json.loads((ctx.work / step["id"] / "results.json").read_text())
+        check(run.returncode == 0 and results["score"] == float(step["with"]["max-score"]),
+              f"{step['with']['test-name']}: exit {run.returncode}, {results['score']} of "
+              f"{step['with']['max-score']}\n{run.stdout}\n{run.stderr}")
+
+
+def parse_yaml(text: str) -> dict:
+    """PyYAML (python3-yaml) when it is installed: a real parse. Without it, the subset the
+    workflow writer uses (block mappings and sequences, flow lists, JSON-quoted scalars)."""
+    try:
+        import yaml  # noqa: PLC0415
+    except ImportError:
+        return mini_yaml(text)
+    return yaml.safe_load(text)
+
+
+def mini_yaml(text: str) -> dict:
+    lines = [(len(l) - len(l.lstrip()), l.strip()) for l in text.splitlines()
+             if l.strip() and not l.lstrip().startswith("#")]
+
+    def scalar(value: str):
+        if value.startswith('"'):
+            return json.loads(value)
+        if value == "''":
+            return ""
+        if value.startswith("["):
+            return [v.strip() for v in value[1:-1].split(",")]
+        return value
+
+    def block(index: int, indent: int):
+        if lines[index][1].startswith("- "):
+            items = []
+            while index < len(lines) and lines[index][0] == indent and lines[index][1].startswith("- "):
+                lines[index] = (indent + 2, lines[index][1][2:])
+                item, index = block(index, indent + 2)
+                items.append(item)
+            return items, index
+        mapping = {}
+        while index < len(lines) and lines[index][0] == indent and not lines[index][1].startswith("- "):
+            key, _, value = lines[index][1].partition(":")
+            value = value.strip()
+            index += 1
+            if value:
+                mapping[key] = scalar(value)
+            else:
+                check(index < len(lines) and lines[index][0] >= indent, f"nothing under {key}")
+                mapping[key], index = block(index, lines[index][0])
+        return mapping, index
+
+    data, end = block(0, 0)
+    check(end == len(lines), f"the workflow does not parse past line {end}: {lines[end:end + 1]}")
+    return data
+
+
+def time_limit_bounds_the_whole_run(ctx: Context) -> None:
+    server = ctx.work / f"hang-{os.getpid()}"
+    shutil.copy(ctx.server("echo-broken-hang"), server)
+    entries = "".join(f"""
+        [[test]]
+        name = "Lesson/Conformance.{name}"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        """ for name in ("EchoesOneLine", "EchoesPipelinedLinesSentInOneWrite", "EchoesOneByteDribble"))
+    rubric = ctx.rubric_file("""\
+        test_binary = "test-iterative"
+        default_timeout = 20
+        [categories]
+        echo = "Echo"
+        """ + textwrap.dedent(entries))
+    graded = ctx.grade("--rubric", str(rubric), "--server", str(server), "--time-limit", "4", timeout=120)
+    graded.check_reports()
+    check(graded.seconds < 15, f"a 4 s bound took {graded.seconds:.0f} s\n{graded.describe()}")
+    outputs = [test["output"] for test in graded.results["tests"]]
+    check(outputs[0].startswith("stopped") or "deadline" in outputs[0], f"the first test runs to the bound: {outputs[0][:200]}")
+    check(all(o.startswith("not run: the grading run reached its bound") for o in outputs[1:]),
+          f"the tests after the bound are not run:\n{outputs}")
 
 
 def processes() -> list[tuple[int, str]]:
@@ -413,6 +611,13 @@ def cases() -> dict[str, tuple[list[str], object]]:
                                                             hung_server_is_cut_at_each_deadline_and_leaves_no_process),
         "HiddenTestsAreNotNamedInTheTable": (["test-iterative", "echo-broken-drops-tail"],
                                              hidden_tests_are_not_named_in_the_table),
+        "SkippedTestScoresItsFullPoints": (["test-iterative", "echo-iterative"], skipped_test_scores_its_full_points),
+        "SelectionGradesASubsetWithItsOwnVerdict": (["test-iterative", "echo-iterative", "echo-iterative-starter"],
+                                                    selection_grades_a_subset_with_its_own_verdict),
+        "PrairieLearnResultsHaveTheDocumentedFields": (["test-iterative", "echo-iterative-starter"],
+                                                       prairielearn_results_have_the_documented_fields),
+        "ClassroomWorkflowRunsAndAddsUp": (["test-iterative", "echo-iterative"], classroom_workflow_runs_and_adds_up),
+        "TimeLimitBoundsTheWholeRun": (["test-iterative", "echo-broken-hang"], time_limit_bounds_the_whole_run),
         "PointsTableReweighsIncludedTestsAndRefusesUnknownOnes": (
             ["test-iterative", "echo-iterative"], points_table_reweighs_included_tests_and_refuses_unknown_ones),
         "EntryStopsAtItsFirstFailingVariant": (["test-epoll", "echo-iterative-starter"],
