@@ -5,7 +5,7 @@
 #include <cstring>
 #include <sys/wait.h>
 
-namespace echo_process {
+namespace lesson02 {
 
 SignalBlock::SignalBlock() {
     sigset_t block;
@@ -148,4 +148,4 @@ void Children::end_all(const cs::Log& log) {
 }
 // [/slide]
 
-}  // namespace echo_process
+}  // namespace lesson02

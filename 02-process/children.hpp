@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace echo_process {
+namespace lesson02 {
 
 // Blocks SIGCHLD, SIGINT and SIGTERM for one scope; the destructor restores the old mask.
 class SignalBlock {
@@ -65,4 +65,4 @@ private:
     std::vector<Slot> slots_;
 };
 
-}  // namespace echo_process
+}  // namespace lesson02

@@ -5,9 +5,10 @@
 //   cannot watch an fd >= FD_SETSIZE (1024) at all. 05-epoll-pool fixes both.
 // Run: build/bin/echo-select   Watch: strace -e trace=select -p $(pgrep echo-select) while clients talk;
 //   kill -USR1 $(pgrep echo-select) prints "stats: N open, M accepted"
-#include "04-select/client_table.hpp"
-#include "04-select/stop_pipe.hpp"
+#include "04-select/connection_table.hpp"
+#include "04-select/signals.hpp"
 #include "common/cli.hpp"
+#include "common/contract.hpp"
 #include "common/net.hpp"
 
 #include <cerrno>
@@ -19,13 +20,13 @@
 
 namespace {
 
-using select_lesson::Client;
+using lesson04::Connection;
 using Clock = std::chrono::steady_clock;
 using Status = cs::EchoConnection::Status;
 
 constexpr std::uint16_t kDefaultPort = 9004;
-constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per client per wake-up: no sender hogs the loop
-constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+using cs::kAcceptPause;
+using cs::kReadBudget;  // per client per wake-up: no sender hogs the loop
 
 struct ServerSettings {
     std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
@@ -35,11 +36,11 @@ struct ServerSettings {
 
 class SelectServer {
 public:
-    SelectServer(cs::Fd listener, select_lesson::StopPipe& signals, const ServerSettings& settings, const cs::Log& log)
+    SelectServer(cs::Fd listener, lesson04::Signals& signals, const ServerSettings& settings, const cs::Log& log)
         : listener_(std::move(listener)), signals_(signals), stop_fd_(signals.read_fd()),
           clients_(settings.out_cap, settings.max_conns, log), idle_timeout_(settings.idle_timeout), log_(log) {}
 
-    // Returns true on SIGINT/SIGTERM, false if select() itself fails (a bug, not a client).
+    // Returns true on SIGINT/SIGTERM, false if select() itself fails (a bug, not a client: exit 3).
     // [slide:select-loop]
     bool run() {
         for (;;) {
@@ -56,7 +57,7 @@ public:
             if (FD_ISSET(listener_.get(), &readable)) accept_clients();
             Clock::time_point now = Clock::now();
             for (int fd = 0; fd <= max_fd; ++fd) {  // the O(n) scan: every fd, ready or not
-                Client* client = clients_.find(fd);
+                Connection* client = clients_.find(fd);
                 if (client) serve(fd, *client, FD_ISSET(fd, &readable), FD_ISSET(fd, &writable), now);
             }
         }
@@ -79,7 +80,7 @@ private:
             max_fd = std::max(max_fd, listener_.get());
         }
         for (int fd = 0; fd < FD_SETSIZE; ++fd) {
-            const Client* client = clients_.find(fd);
+            const Connection* client = clients_.find(fd);
             if (!client) continue;
             if (client->echo.wants_read()) FD_SET(fd, &readable);  // false at the out cap: backpressure
             if (client->echo.wants_write()) FD_SET(fd, &writable);
@@ -90,7 +91,7 @@ private:
     // [/slide]
 
     // [slide:serve]
-    void serve(int fd, Client& client, bool readable, bool writable, Clock::time_point now) {
+    void serve(int fd, Connection& client, bool readable, bool writable, Clock::time_point now) {
         if (!readable && !writable) {
             if (idle_timeout_.count() > 0 && now - client.last_active >= idle_timeout_) {
                 clients_.close_idle(fd, idle_timeout_);
@@ -140,7 +141,7 @@ private:
 
     // Reads the stop pipe; true means stop. SIGUSR1 prints one line and changes nothing else.
     bool on_signals() {
-        select_lesson::StopPipe::Received got = signals_.take();
+        lesson04::Signals::Received got = signals_.take();
         if (got.stats) log_.info("stats: {} open, {} accepted", clients_.open(), clients_.accepted());
         return got.stop;
     }
@@ -155,7 +156,7 @@ private:
         std::optional<Clock::time_point> wake;
         if (Clock::now() < accept_paused_until_) wake = accept_paused_until_;
         for (int fd = 0; idle_timeout_.count() > 0 && fd < FD_SETSIZE; ++fd) {
-            const Client* client = clients_.find(fd);
+            const Connection* client = clients_.find(fd);
             if (client && (!wake || client->last_active + idle_timeout_ < *wake)) wake = client->last_active + idle_timeout_;
         }
         if (!wake) return nullptr;
@@ -167,9 +168,9 @@ private:
     // [/slide]
 
     cs::Fd listener_;
-    select_lesson::StopPipe& signals_;
+    lesson04::Signals& signals_;
     int stop_fd_;
-    select_lesson::ClientTable clients_;
+    lesson04::ConnectionTable clients_;
     std::chrono::seconds idle_timeout_;
     const cs::Log& log_;
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
     cs::CommandLine cli("echo-select", "Echo server: one thread serves every client with select() (lesson 04).",
                         kDefaultPort);
     cli.add_max_conns(FD_SETSIZE);
-    cli.add_idle_timeout(300);
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     ServerSettings settings;
     cli.add_size("--out-cap", settings.out_cap, "Pending echo bytes per client before we stop reading from it");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
@@ -198,7 +199,7 @@ int main(int argc, char** argv) {
         cli.report_listen_error(error);
         return cs::kExitStartup;
     }
-    std::optional<select_lesson::StopPipe> stop;
+    std::optional<lesson04::Signals> stop;
     try {
         stop.emplace();  // from here on, SIGINT/SIGTERM/SIGUSR1 make stop->read_fd() readable
     } catch (const std::system_error& error) {
@@ -216,5 +217,5 @@ int main(int argc, char** argv) {
     bool stopped_by_signal = server.run();
     log.info("{}; closing {} connections and exiting", stopped_by_signal ? "stop signal received" : "giving up",
              server.open_clients());
-    return stopped_by_signal ? cs::kExitOk : cs::kExitStartup;
+    return stopped_by_signal ? cs::kExitOk : cs::kExitLoopFailed;
 }

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <system_error>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 EventLoop::EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
                      const cs::Log& log)
@@ -123,4 +123,4 @@ bool EventLoop::ctl(int op, int fd, std::uint32_t events) {
 
 std::uint32_t EventLoop::edge_flag() const noexcept { return options_.edge ? EPOLLET : 0u; }
 
-}  // namespace epoll_lesson
+}  // namespace lesson05

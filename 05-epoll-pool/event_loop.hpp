@@ -8,13 +8,14 @@
 #pragma once
 
 #include "05-epoll-pool/connection_pool.hpp"
+#include "common/contract.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <vector>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 struct LoopOptions {
     std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
@@ -31,8 +32,8 @@ struct LoopStats {
 class EventLoop {
 public:
     static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
-    static constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per connection per turn: the fairness budget
-    static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+    static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: the fairness budget
+    static constexpr auto kAcceptPause = cs::kAcceptPause;
 
     // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
     EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
@@ -79,4 +80,4 @@ private:
     std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer per loop
 };
 
-}  // namespace epoll_lesson
+}  // namespace lesson05

@@ -6,7 +6,9 @@
 // Run: build/bin/echo-epoll --threads 2   Watch: strace -f -e trace=epoll_wait,epoll_ctl -p $(pgrep echo-epoll);
 //   kill -USR1 $(pgrep echo-epoll) prints "stats: N open, M accepted" and each loop's share
 #include "05-epoll-pool/event_loop.hpp"
+#include "05-epoll-pool/signals.hpp"
 #include "05-epoll-pool/startup.hpp"
+#include "common/contract.hpp"
 #include "common/net.hpp"
 
 #include <cerrno>
@@ -17,7 +19,7 @@
 #include <thread>
 #include <utility>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 // [slide:epoll-loop]
 bool EventLoop::run() {
@@ -57,6 +59,7 @@ void EventLoop::serve(int fd, Connection& conn, std::uint32_t events, Clock::tim
     }
     after_io(fd, conn, status);
 }
+// [/slide]
 
 EventLoop::Status EventLoop::read(Connection& conn) {
     auto outcome = conn.echo.on_readable(scratch_, kReadBudget);
@@ -79,7 +82,6 @@ void EventLoop::after_io(int fd, Connection& conn, Status status) {
         again_.push_back(fd);
     }
 }
-// [/slide]
 // [/slide]
 
 void EventLoop::read_again(Clock::time_point now) {
@@ -107,7 +109,7 @@ void EventLoop::set_interest(int fd, Connection& conn) {
 }
 // [/slide]
 
-}  // namespace epoll_lesson
+}  // namespace lesson05
 
 namespace {
 
@@ -117,11 +119,11 @@ constexpr std::uint16_t kDefaultPort = 9005;
 // first, then each loop's share when there are several ("stats: 5 open, 9 accepted; loop 0: 3 open,
 // 6 accepted; loop 1: ..."). Asking each loop to print its own would need a wake-up per loop
 // (the stop eventfd cannot be un-rung) and would scatter the answer over N lines.
-void print_stats(const std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, const cs::Log& log) {
-    epoll_lesson::LoopStats total;
+void print_stats(const std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, const cs::Log& log) {
+    lesson05::LoopStats total;
     std::string per_loop;
     for (std::size_t i = 0; i < loops.size(); ++i) {
-        epoll_lesson::LoopStats stats = loops[i]->stats();
+        lesson05::LoopStats stats = loops[i]->stats();
         total.open += stats.open;
         total.accepted += stats.accepted;
         per_loop += fmt::format("; loop {}: {} open, {} accepted", i, stats.open, stats.accepted);
@@ -131,7 +133,7 @@ void print_stats(const std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& lo
 
 // [slide:threads]
 // One thread per loop; main() itself only waits for SIGINT/SIGTERM, then stops them all.
-int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epoll_lesson::StopSignal& stop,
+int run_loops(std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, lesson05::Signals& stop,
               const std::atomic<int>& open_total, const cs::Log& log) {
     std::atomic<bool> loop_failed{false};
     std::vector<std::thread> workers;
@@ -151,7 +153,7 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
              loops.size(), open_total.load());
     stop.broadcast();
     for (std::thread& worker : workers) worker.join();
-    return loop_failed ? cs::kExitStartup : cs::kExitOk;
+    return loop_failed ? cs::kExitLoopFailed : cs::kExitOk;
 }
 // [/slide]
 
@@ -160,8 +162,8 @@ int run_loops(std::vector<std::unique_ptr<epoll_lesson::EventLoop>>& loops, epol
 int main(int argc, char** argv) {
     cs::CommandLine cli("echo-epoll", "Echo server: epoll event loops, one per thread (lesson 05).", kDefaultPort);
     cli.add_max_conns(10'000);
-    cli.add_idle_timeout(300);
-    epoll_lesson::LoopOptions loop_options;
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
+    lesson05::LoopOptions loop_options;
     int threads = 1;
     cli.add_int("--threads", threads, "Event loops, one per thread, each with its own epoll and listener", 1, 64);
     cli.add_flag("--edge", loop_options.edge, "Edge-triggered epoll (EPOLLET) instead of level-triggered");
@@ -176,19 +178,19 @@ int main(int argc, char** argv) {
 
     std::vector<cs::Fd> listeners;
     try {
-        listeners = epoll_lesson::open_listeners(options, threads);
+        listeners = lesson05::open_listeners(options, threads);
     } catch (const std::system_error& error) {
         cli.report_listen_error(error);
         return cs::kExitStartup;
     }
-    epoll_lesson::raise_nofile_limit(log);
+    lesson05::raise_nofile_limit(log);
     std::atomic<int> open_total{0};  // connections of all loops together, for --max-conns
-    std::optional<epoll_lesson::StopSignal> stop;
-    std::vector<std::unique_ptr<epoll_lesson::EventLoop>> loops;
+    std::optional<lesson05::Signals> stop;
+    std::vector<std::unique_ptr<lesson05::EventLoop>> loops;
     try {
         stop.emplace();  // before any thread starts: they all inherit the blocked SIGINT/SIGTERM
         for (cs::Fd& listener : listeners) {
-            loops.push_back(std::make_unique<epoll_lesson::EventLoop>(std::move(listener), stop->loops_fd(),
+            loops.push_back(std::make_unique<lesson05::EventLoop>(std::move(listener), stop->loops_fd(),
                                                                       loop_options, open_total, log));
         }
     } catch (const std::system_error& error) {
