@@ -1,4 +1,5 @@
 // common/echo_conn.cpp — non-blocking read/echo/queue with a bounded output buffer.
+// taught in: 04-select
 #include "common/echo_conn.hpp"
 
 #include <algorithm>

@@ -1,4 +1,5 @@
 // common/net.cpp — socket(), setsockopt(), bind(), listen() and friends, with errors named.
+// taught in: 01-iterative
 #include "common/net.hpp"
 
 #include <arpa/inet.h>

@@ -1,4 +1,5 @@
 // common/net.hpp — opening listening and connected TCP sockets, and naming endpoints.
+// taught in: 01-iterative
 //
 // listen_tcp() is the textbook open_listenfd with the decisions written down:
 // getaddrinfo (so IPv4 and IPv6 both work), SO_REUSEADDR (see net.cpp for TIME_WAIT),
