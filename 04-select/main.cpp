@@ -3,6 +3,7 @@
 //   bytes now; a small state machine per client (cs::EchoConnection) never blocks on any of them.
 // Known limits: every wake-up scans all descriptors up to the highest one (O(n)), and select()
 //   cannot watch an fd >= FD_SETSIZE (1024) at all. 05-epoll-pool fixes both.
+// Read: this file (options, listener, signals), then event_loop.cpp (the loop) and connection_table.cpp.
 // Run: build/bin/echo-select   Watch: strace -e trace=select -p $(pgrep echo-select) while clients talk;
 //   kill -USR1 $(pgrep echo-select) prints "stats: N open, M accepted"
 #include "04-select/event_loop.hpp"
