@@ -6,6 +6,7 @@
 //   (try --no-reap: every client that leaves stays behind as a zombie, stat Z)
 //   and kill -USR1 $(pgrep -o echo-process): the parent prints how many children serve clients now
 #include "02-process/children.hpp"
+#include "02-process/signals.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
 #include "common/echo.hpp"
