@@ -6,6 +6,7 @@
 // Run: build/bin/echo-iterative      Watch: two `nc -N 127.0.0.1 9001`, then `ss -tn '( sport = :9001 )'`
 //   and `kill -USR1 $(pgrep -n echo-iterative)` (the stats line comes when no client is served)
 #include "common/cli.hpp"
+#include "common/contract.hpp"
 #include "common/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -16,12 +17,12 @@
 #include <cerrno>
 #include <csignal>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace {
 
 constexpr std::uint16_t kDefaultPort = 9001;
-constexpr int kDefaultIdleTimeout = 300;  // seconds
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the sockets down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL) or read() (EOF). A flag alone
@@ -100,7 +101,7 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
             log.info("accept() failed: {}", cs::errno_text());
             // Out of descriptors or memory: accept() would fail again at once. Pause instead of
             // spinning at 100% CPU; the queued clients wait in the backlog meanwhile.
-            ::usleep(100'000);
+            std::this_thread::sleep_for(cs::kAcceptPause);
             continue;
         }
         cs::Fd conn{connfd};
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-iterative", "Echo server that serves one client at a time (lesson 01).",
                         kDefaultPort);
-    cli.add_idle_timeout(kDefaultIdleTimeout);
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("01-iterative");

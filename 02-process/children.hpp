@@ -10,6 +10,7 @@
 // their copy of the table is never looked at).
 #pragma once
 
+#include "02-process/signals.hpp"
 #include "common/log.hpp"
 
 #include <atomic>
@@ -17,26 +18,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace echo_process {
-
-// Blocks SIGCHLD, SIGINT and SIGTERM for one scope; the destructor restores the old mask.
-class SignalBlock {
-public:
-    SignalBlock();
-    ~SignalBlock();
-    SignalBlock(const SignalBlock&) = delete;
-    SignalBlock& operator=(const SignalBlock&) = delete;
-
-    const sigset_t& previous() const noexcept { return previous_; }  // the mask before the block
-
-private:
-    sigset_t previous_;
-};
-
-// In a new child: the signal handlers back to their defaults (SIGTERM ends a child; a child has
-// no children to reap), SIGUSR1 ignored (the stats line is the parent's), then the signal mask
-// from before the fork.
-void restore_signals_in_child(const sigset_t& mask);
+namespace lesson02 {
 
 class Children {
 public:
@@ -65,4 +47,4 @@ private:
     std::vector<Slot> slots_;
 };
 
-}  // namespace echo_process
+}  // namespace lesson02

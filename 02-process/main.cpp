@@ -6,7 +6,9 @@
 //   (try --no-reap: every client that leaves stays behind as a zombie, stat Z)
 //   and kill -USR1 $(pgrep -o echo-process): the parent prints how many children serve clients now
 #include "02-process/children.hpp"
+#include "02-process/signals.hpp"
 #include "common/cli.hpp"
+#include "common/contract.hpp"
 #include "common/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -17,13 +19,12 @@
 #include <cerrno>
 #include <csignal>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace {
 
 constexpr std::uint16_t kDefaultPort = 9002;
-constexpr int kDefaultMaxConns = 1024;
-constexpr int kDefaultIdleTimeout = 300;  // seconds
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
@@ -85,7 +86,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 [[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, int idle_timeout, const cs::Log& log,
                            const sigset_t& mask) {
     listener.reset();  // the child never accepts: new clients are the parent's business
-    echo_process::restore_signals_in_child(mask);
+    lesson02::restore_signals_in_child(mask);
     serve_client(conn, idle_timeout, log);
     // _exit, not exit or return: nothing of the parent's (atexit handlers, the copied stdio
     // buffers, destructors of main's objects) may run a second time in the child.
@@ -94,10 +95,10 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 // [/slide]
 
 // [slide:fork]
-void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children, int idle_timeout,
+void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, int idle_timeout,
                  const cs::Log& log) {
     std::string peer = cs::peer_endpoint(conn.get());
-    echo_process::SignalBlock block;  // no reaping until the new child is in the table
+    lesson02::SignalBlock block;  // no reaping until the new child is in the table
     pid_t pid = ::fork();
     if (pid == 0) run_child(listener, conn, idle_timeout, log, block.previous());
     if (pid < 0) {
@@ -112,28 +113,28 @@ void spawn_child(cs::Fd& listener, cs::Fd conn, echo_process::Children& children
 
 // Open: the children not reaped yet. (A SIGUSR1 that lands between the loop's flag test and
 // accept() waits for the next wake-up, as a reaped child's log line does: a gap these can live with.)
-void report_stats(const echo_process::Children& children, std::uint64_t accepted, const cs::Log& log) {
+void report_stats(const lesson02::Children& children, std::uint64_t accepted, const cs::Log& log) {
     stats_requested = 0;
     log.stats("stats: {} open, {} accepted", children.serving(), accepted);
 }
 
 // [slide:accept-loop]
-void serve_forever(cs::Fd& listener, echo_process::Children& children, const cs::ServerOptions& options,
+void serve_forever(cs::Fd& listener, lesson02::Children& children, const cs::ServerOptions& options,
                    const cs::Log& log) {
     std::uint64_t accepted = 0;
     while (!stop_requested) {
         if (stats_requested) report_stats(children, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
+        cs::Fd conn{connfd};  // owns it from here; an Fd of -1 owns nothing
         children.report_reaped(log);  // log what the SIGCHLD handler reaped meanwhile; frees their slots
+        if (stop_requested) break;  // shutdown() woke accept() (EINVAL), or a client came as we stopped
         if (connfd < 0) {  // EINTR is routine here: every child that ends interrupts accept() (SIGCHLD)
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            ::usleep(100'000);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            std::this_thread::sleep_for(cs::kAcceptPause);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
             continue;
         }
-        cs::Fd conn{connfd};
         ++accepted;
-        if (stop_requested) break;  // conn's destructor closes connfd
         if (children.full()) {  // over the cap: close this one at once, and go on serving the others
             log.conn("{}: {} children already (--max-conns); closing fd {}", cs::peer_endpoint(connfd),
                      options.max_conns, connfd);
@@ -150,8 +151,8 @@ int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).",
                         kDefaultPort);
-    cli.add_max_conns(kDefaultMaxConns);
-    cli.add_idle_timeout(kDefaultIdleTimeout);
+    cli.add_max_conns(cs::kDefaultMaxConns);
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     bool no_reap = false;
     cli.add_flag("--no-reap", no_reap, "Experiment: never reap children, so each one that ends stays a zombie");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
@@ -168,7 +169,7 @@ int main(int argc, char** argv) {
     }
     listen_fd = listener.get();
     install_signal_handlers();
-    echo_process::Children children(options.max_conns);
+    lesson02::Children children(options.max_conns);
     if (!no_reap) children.install_reaper();
     cs::announce_listening(listener);
     log.info("listening on {}, one child process per client (at most {}, idle timeout {} s){}",

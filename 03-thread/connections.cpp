@@ -7,33 +7,40 @@
 #include <sys/socket.h>
 #include <system_error>
 
-namespace echo_thread {
+namespace lesson03 {
 
 // [slide:start-thread]
 bool Connections::start(cs::Fd socket, Work work, const cs::Log& log) {
-    std::lock_guard lock(mutex_);
-    if (list_.size() >= max_conns_) {  // over the cap: close this one at once, and go on serving the others
+    Connection* connection = add(socket);  // under the mutex, briefly; takes socket unless full
+    if (connection == nullptr) {  // over the cap: log (without the lock), close, serve the others
         log.conn("{}: {} connections already (--max-conns); closing fd {}", cs::peer_endpoint(socket.get()),
                  max_conns_, socket.get());
         return false;
     }
-    Connection& connection = list_.emplace_back(std::move(socket));
     try {
-        // The thread captures a reference to its own list node: that address stays valid until
-        // the thread is joined. (Passing &connfd of the accept loop is the classic race: the next
-        // accept() overwrites connfd before the new thread has read it.)
-        connection.worker = std::jthread([this, &connection, work = std::move(work)] {
-            work(connection.socket);
-            finish(connection);
+        // Without the mutex: creating a thread takes a while, and workers that finish need the
+        // mutex meanwhile. The thread captures a reference to its own list node: that address
+        // stays valid until the thread is joined. (Passing &connfd of the accept loop is the
+        // classic race: the next accept() overwrites connfd before the new thread has read it.)
+        connection->worker = std::jthread([this, connection, work = std::move(work)] {
+            work(connection->socket);
+            finish(*connection);
         });
     } catch (const std::system_error& error) {  // EAGAIN: no memory for another stack, or a thread limit
-        log.info("pthread_create() failed: {}; closing fd {}", error.code().message(), connection.socket.get());
-        list_.pop_back();
+        log.info("pthread_create() failed: {}; closing fd {}", error.code().message(), connection->socket.get());
+        std::lock_guard lock(mutex_);
+        list_.pop_back();  // still the last node: only this (the accept) thread adds
         return false;
     }
     return true;
 }
 // [/slide]
+
+Connection* Connections::add(cs::Fd& socket) {
+    std::lock_guard lock(mutex_);
+    if (list_.size() >= max_conns_) return nullptr;  // socket stays with the caller, who closes it
+    return &list_.emplace_back(std::move(socket));
+}
 
 void Connections::finish(Connection& connection) {
     std::lock_guard lock(mutex_);
@@ -89,4 +96,4 @@ std::size_t Connections::join_all() {
     return all.size();
 }   // every worker is joined here, before main() can return
 
-}  // namespace echo_thread
+}  // namespace lesson03

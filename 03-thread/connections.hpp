@@ -6,6 +6,7 @@
 //
 // Threads: the accept thread adds, joins and shuts down; each worker closes its own socket and
 // marks itself done. Every access to the list or to a Connection's socket/done is under mutex_.
+// A worker field is only ever touched by the accept thread (start, join), so it needs no lock.
 // Closing a socket and shutting one down under the same mutex is what keeps shutdown_all() from
 // hitting a descriptor number that close() released and accept() already gave to someone else.
 #pragma once
@@ -19,7 +20,7 @@
 #include <mutex>
 #include <thread>
 
-namespace echo_thread {
+namespace lesson03 {
 
 struct Connection {
     explicit Connection(cs::Fd s) : socket(std::move(s)) {}
@@ -44,6 +45,7 @@ public:
     std::size_t join_all();               // stop: wait for every worker; returns how many there were
 
 private:
+    Connection* add(cs::Fd& socket);      // a new list node that owns socket; nullptr at the cap
     void finish(Connection& connection);  // the worker's last act: close the socket, mark done
 
     std::mutex mutex_;
@@ -51,4 +53,4 @@ private:
     std::size_t max_conns_;
 };
 
-}  // namespace echo_thread
+}  // namespace lesson03

@@ -7,6 +7,7 @@
 //   and kill -USR1 $(pgrep -n echo-thread): the accept thread prints how many clients it serves now
 #include "03-thread/connections.hpp"
 #include "common/cli.hpp"
+#include "common/contract.hpp"
 #include "common/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -18,13 +19,12 @@
 #include <csignal>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace {
 
 constexpr std::uint16_t kDefaultPort = 9003;
-constexpr int kDefaultMaxConns = 1024;
-constexpr int kDefaultIdleTimeout = 300;  // seconds
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
@@ -121,28 +121,28 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
 
 // Open: the workers still serving. (A SIGUSR1 that lands between the loop's flag test and
 // accept() waits for the next wake-up: a gap a stats line can live with.)
-void report_stats(echo_thread::Connections& connections, std::uint64_t accepted, const cs::Log& log) {
+void report_stats(lesson03::Connections& connections, std::uint64_t accepted, const cs::Log& log) {
     stats_requested = false;
     log.stats("stats: {} open, {} accepted", connections.serving(), accepted);
 }
 
 // [slide:accept-loop]
-void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections, int idle_timeout,
+void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, int idle_timeout,
                    const cs::Log& log) {
     std::uint64_t accepted = 0;
     while (!stop_requested) {
         if (stats_requested) report_stats(connections, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
+        cs::Fd conn{connfd};  // owns it from here; an Fd of -1 owns nothing
         connections.join_finished();  // the threads whose clients left while we waited
+        if (stop_requested) break;  // shutdown() woke accept() (EINVAL), or a client came as we stopped
         if (connfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            ::usleep(100'000);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            std::this_thread::sleep_for(cs::kAcceptPause);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
             continue;
         }
-        cs::Fd conn{connfd};
         ++accepted;
-        if (stop_requested) break;  // conn's destructor closes connfd
         // conn moves into the list and the thread reads it there: never &connfd, which accept() reuses
         WorkerSignalMask mask;  // the new thread starts with SIGINT, SIGTERM and SIGUSR1 blocked
         connections.start(std::move(conn), [&log, idle_timeout](const cs::Fd& socket) {
@@ -157,8 +157,8 @@ void serve_forever(const cs::Fd& listener, echo_thread::Connections& connections
 int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-thread", "Echo server with one thread per client (lesson 03).", kDefaultPort);
-    cli.add_max_conns(kDefaultMaxConns);
-    cli.add_idle_timeout(kDefaultIdleTimeout);
+    cli.add_max_conns(cs::kDefaultMaxConns);
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     int stack_kib = 0;
     cli.add_int("--stack-kib", stack_kib,
                 "Stack size of each client thread in KiB (not given: RLIMIT_STACK, usually 8192)", 64, 1024 * 1024);
@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
     log.info("listening on {}, one thread per client (at most {}, idle timeout {} s)",
              cs::local_endpoint(listener.get()), options.max_conns, options.idle_timeout);
 
-    echo_thread::Connections connections(static_cast<std::size_t>(options.max_conns));
+    lesson03::Connections connections(static_cast<std::size_t>(options.max_conns));
     serve_forever(listener, connections, options.idle_timeout, log);
     listener.reset();             // refuse new clients while the threads wind up
     connections.shutdown_all();   // every blocked read() returns EOF, every blocked write() fails

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 bool ConnectionPool::reserve() {
     // fetch_add first, then check: two loops admitting at once cannot both take the last place.
@@ -79,4 +79,4 @@ void ConnectionPool::unlink(int fd) {
 }
 // [/slide]
 
-}  // namespace epoll_lesson
+}  // namespace lesson05

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 using Clock = std::chrono::steady_clock;
 
@@ -78,4 +78,4 @@ private:
     int newest_ = -1;
 };
 
-}  // namespace epoll_lesson
+}  // namespace lesson05

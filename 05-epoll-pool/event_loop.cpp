@@ -1,5 +1,7 @@
-// 05-epoll-pool/event_loop.cpp — setting a loop up, its accept side (admission, EMFILE pauses), and
-// closing idle connections.
+// 05-epoll-pool/event_loop.cpp — the epoll loop: wait for the ready descriptors only, serve them,
+// change the kernel's interest list when a connection's state changes, accept, close the idle.
+// 04-select/event_loop.cpp is this file for select(): diff the two to see select -> epoll. What
+// select() had no use for (edge-triggered fairness: read, after_io, read_again) comes last.
 #include "05-epoll-pool/event_loop.hpp"
 
 #include "common/net.hpp"
@@ -10,8 +12,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <system_error>
+#include <utility>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 EventLoop::EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
                      const cs::Log& log)
@@ -23,6 +26,61 @@ EventLoop::EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, s
         throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
     }
 }
+
+// [slide:epoll-loop]
+bool EventLoop::run() {
+    std::vector<epoll_event> ready(kMaxEvents);
+    for (;;) {
+        int count = ::epoll_wait(epoll_.get(), ready.data(), kMaxEvents, wait_timeout_ms());
+        if (count < 0) {
+            if (errno == EINTR) continue;
+            log_.info("epoll_wait() failed: {}", cs::errno_text());
+            return false;
+        }
+        Clock::time_point now = Clock::now();  // one clock read per turn, not one per event
+        for (int i = 0; i < count; ++i) {  // only the ready ones, however many are idle
+            int fd = ready[i].data.fd;
+            if (fd == stop_fd_) return true;
+            if (fd == listener_.get()) {
+                accept_clients();
+            } else if (Connection* conn = pool_.find(fd)) {
+                serve(fd, *conn, ready[i].events, now);
+            }
+        }
+        if (accept_paused_ && now >= accept_resume_at_) resume_accepting();
+        read_again(now);
+        close_idle(now);
+    }
+}
+// [/slide]
+
+// [slide:serve]
+void EventLoop::serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now) {
+    pool_.touch(fd, now);  // an event is the peer's doing (bytes, EOF, room for its echo): not idle
+    Status status = Status::kOpen;
+    // EPOLLERR/EPOLLHUP come whether we asked or not: read()/write() will name the error.
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) status = read(conn);
+    if (status == Status::kOpen && conn.echo.wants_write() && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+        status = conn.echo.on_writable();
+    }
+    after_io(fd, conn, status);
+}
+// [/slide]
+
+// [slide:interest]
+// Interest follows the state: EPOLLIN while the client may send and is under its cap, EPOLLOUT
+// only while an echo is pending. Level-triggered, an EPOLLOUT on a socket with room to write,
+// or an EPOLLIN we refuse to read (the cap), would make epoll_wait() return at once, forever.
+void EventLoop::set_interest(int fd, Connection& conn) {
+    std::uint32_t wanted = (conn.echo.wants_read() ? EPOLLIN : 0u) | (conn.echo.wants_write() ? EPOLLOUT : 0u);
+    if (wanted == conn.interest) return;  // the common case: no system call at all
+    if (!ctl(EPOLL_CTL_MOD, fd, wanted | edge_flag())) {
+        log_.info("epoll_ctl(MOD, fd {}) failed: {}", fd, cs::errno_text());
+        return;
+    }
+    conn.interest = wanted;
+}
+// [/slide]
 
 // [slide:accept]
 void EventLoop::accept_clients() {
@@ -123,4 +181,39 @@ bool EventLoop::ctl(int op, int fd, std::uint32_t events) {
 
 std::uint32_t EventLoop::edge_flag() const noexcept { return options_.edge ? EPOLLET : 0u; }
 
-}  // namespace epoll_lesson
+// ---- beyond 04: edge-triggered readiness (--edge) and the fairness budget ----------------------
+
+EventLoop::Status EventLoop::read(Connection& conn) {
+    auto outcome = conn.echo.on_readable(scratch_, kReadBudget);
+    conn.unread = !outcome.drained;  // stopped by the budget or the cap, not by EAGAIN
+    return outcome.status;
+}
+
+// [slide:after-io]
+void EventLoop::after_io(int fd, Connection& conn, Status status) {
+    if (status != Status::kOpen) {
+        pool_.remove(fd);
+        return;
+    }
+    set_interest(fd, conn);
+    // Edge-triggered, no new edge announces bytes that are already waiting. A connection that
+    // stopped before EAGAIN is read again next turn, after every other ready one: draining it
+    // now, until EAGAIN, would let one fast sender starve the whole loop.
+    if (options_.edge && conn.unread && conn.echo.wants_read() && !conn.queued) {
+        conn.queued = true;
+        again_.push_back(fd);
+    }
+}
+// [/slide]
+
+void EventLoop::read_again(Clock::time_point now) {
+    for (int fd : std::exchange(again_, {})) {
+        Connection* conn = pool_.find(fd);
+        if (!conn || !conn->queued) continue;  // closed since (and the number perhaps reused)
+        conn->queued = false;
+        pool_.touch(fd, now);  // bytes are waiting: the peer is anything but idle, even without a new edge
+        after_io(fd, *conn, read(*conn));
+    }
+}
+
+}  // namespace lesson05

@@ -1,20 +1,21 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
 //
-// main.cpp holds the loop itself (run, serve, the interest changes); event_loop.cpp holds the
-// set-up, the accept side (admission, pausing on EMFILE) and the idle timeout.
+// The loop, its accept side (admission, pausing on EMFILE) and the idle timeout are all in
+// event_loop.cpp, in the order of 04-select/event_loop.cpp.
 // Owner: one thread runs one EventLoop, and nothing else touches it. Shared between loops: the
 // Log (thread-safe), the stop eventfd (only ever readable) and the atomic connection count.
 // main() reads stats() from its own thread: two relaxed atomic counters, nothing else.
 #pragma once
 
 #include "05-epoll-pool/connection_pool.hpp"
+#include "common/contract.hpp"
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <vector>
 
-namespace epoll_lesson {
+namespace lesson05 {
 
 struct LoopOptions {
     std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
@@ -31,8 +32,8 @@ struct LoopStats {
 class EventLoop {
 public:
     static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
-    static constexpr std::size_t kReadBudget = std::size_t{64} * 1024;  // per connection per turn: the fairness budget
-    static constexpr auto kAcceptPause = std::chrono::milliseconds(100);
+    static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: the fairness budget
+    static constexpr auto kAcceptPause = cs::kAcceptPause;
 
     // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
     EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
@@ -48,14 +49,8 @@ public:
 private:
     using Status = cs::EchoConnection::Status;
 
-    // main.cpp: the loop.
     void serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now);
-    Status read(Connection& conn);
-    void after_io(int fd, Connection& conn, Status status);
-    void read_again(Clock::time_point now);
     void set_interest(int fd, Connection& conn);
-
-    // event_loop.cpp: the accept side and helpers.
     void accept_clients();
     void admit(cs::Fd socket, std::string peer);
     void pause_accepting();
@@ -64,6 +59,10 @@ private:
     int wait_timeout_ms() const;
     bool ctl(int op, int fd, std::uint32_t events);  // epoll_ctl(); false with errno set
     std::uint32_t edge_flag() const noexcept;
+    // Beyond 04: edge-triggered readiness and the fairness budget.
+    Status read(Connection& conn);
+    void after_io(int fd, Connection& conn, Status status);
+    void read_again(Clock::time_point now);
 
     cs::Fd epoll_;
     cs::Fd listener_;
@@ -79,4 +78,4 @@ private:
     std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer per loop
 };
 
-}  // namespace epoll_lesson
+}  // namespace lesson05

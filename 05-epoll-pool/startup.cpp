@@ -1,32 +1,12 @@
-// 05-epoll-pool/startup.cpp — setrlimit(), SO_REUSEPORT listeners, signalfd and eventfd.
+// 05-epoll-pool/startup.cpp — setrlimit() and the SO_REUSEPORT listeners.
 #include "05-epoll-pool/startup.hpp"
 
 #include "common/net.hpp"
 
 #include <cerrno>
-#include <csignal>
-#include <cstdint>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <system_error>
-#include <unistd.h>
 
-namespace epoll_lesson {
-namespace {
-
-[[noreturn]] void throw_errno(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
-
-sigset_t handled_signals() {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGUSR1);  // the stats request
-    return set;
-}
-
-}  // namespace
+namespace lesson05 {
 
 void raise_nofile_limit(const cs::Log& log) {
     rlimit limit{};
@@ -61,34 +41,4 @@ std::vector<cs::Fd> open_listeners(const cs::ServerOptions& options, int count) 
 }
 // [/slide]
 
-// [slide:signalfd]
-// [slide:signalfd-setup]
-StopSignal::StopSignal() {
-    sigset_t set = handled_signals();
-    // Blocked, SIGINT/SIGTERM/SIGUSR1 stay pending instead of running a handler or killing us; the
-    // signalfd then reads them like data. pthread_sigmask: this thread, and every thread it starts.
-    if (int error = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); error != 0) {
-        throw std::system_error(error, std::generic_category(), "pthread_sigmask()");
-    }
-    signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC));
-    if (!signals_) throw_errno("signalfd()");
-    broadcast_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!broadcast_) throw_errno("eventfd()");
-}
-// [/slide]
-
-int StopSignal::wait() {
-    signalfd_siginfo info{};
-    while (::read(signals_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) {
-        if (errno != EINTR) return SIGTERM;  // cannot happen with a valid signalfd; stop rather than hang
-    }
-    return static_cast<int>(info.ssi_signo);
-}
-
-void StopSignal::broadcast() {
-    std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t ignored = ::write(broadcast_.get(), &one, sizeof one);
-}
-// [/slide]
-
-}  // namespace epoll_lesson
+}  // namespace lesson05

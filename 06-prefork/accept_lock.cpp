@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <utility>
 
-namespace prefork {
+namespace lesson06 {
 namespace {
 
 [[noreturn]] void fail(const char* call, int error) { throw std::system_error(error, std::generic_category(), call); }
@@ -80,4 +80,4 @@ AcceptLock::~AcceptLock() {
 
 void AcceptLock::unlock() noexcept { ::pthread_mutex_unlock(mutex_); }
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <utility>
 
-namespace prefork {
+namespace lesson06 {
 
 enum class LockMode { kNone, kExclusive, kRearm, kMutex };
 
@@ -52,4 +52,4 @@ private:
     pthread_mutex_t* mutex_ = nullptr;  // in the shared mapping
 };
 
-}  // namespace prefork
+}  // namespace lesson06

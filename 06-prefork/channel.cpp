@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <system_error>
 
-namespace prefork {
+namespace lesson06 {
 namespace {
 
 constexpr std::size_t kMaxFds = 2;  // the listening socket, and the accept-lock memory
@@ -89,4 +89,4 @@ int receive_message(int fd, Message& message, std::vector<cs::Fd>* fds) {
     return 1;
 }
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -15,15 +15,18 @@
 #include "supervisor.hpp"
 #include "worker.hpp"
 
+#include <charconv>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <poll.h>
+#include <string>
+#include <unistd.h>
 
 namespace {
 
-using prefork::Clock;
+using lesson06::Clock;
 
 constexpr std::uint16_t kDefaultPort = 9006;
 
@@ -70,7 +73,7 @@ sigset_t install_master_signals() {
 }
 
 // [slide:master-loop]
-int run_master(prefork::Master& master, const sigset_t& while_asleep) {
+int run_master(lesson06::Master& master, const sigset_t& while_asleep) {
     master.start();
     for (;;) {
         // Stop before reaping: after a SIGTERM to the whole group, the workers' exits are then
@@ -91,21 +94,29 @@ int run_master(prefork::Master& master, const sigset_t& while_asleep) {
 }
 // [/slide]
 
-// The new master of a SIGUSR2 upgrade tells the old one on this pipe when it is ready.
-cs::Fd take_ready_fd() {
-    const char* value = std::getenv(prefork::kReadyFdVariable);
+// The new master of a SIGUSR2 upgrade tells the old one on this pipe when it is ready. Only a
+// whole decimal number above stderr (2) that names an open descriptor is taken: atoi() would
+// turn "x" into 0, and the master would later close its own stdin.
+cs::Fd take_ready_fd(const cs::Log& log) {
+    const char* value = std::getenv(lesson06::kReadyFdVariable);
     if (value == nullptr) return {};
-    cs::Fd fd{std::atoi(value)};
-    ::unsetenv(prefork::kReadyFdVariable);
-    ::fcntl(fd.get(), F_SETFD, FD_CLOEXEC);
-    return fd;
+    std::string text(value);  // a copy: unsetenv() may release what value points to
+    ::unsetenv(lesson06::kReadyFdVariable);
+    int fd = -1;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), fd);
+    if (error != std::errc() || end != text.data() + text.size() || fd <= STDERR_FILENO ||
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        log.info("master: ignoring {}='{}': not an open descriptor above 2", lesson06::kReadyFdVariable, text);
+        return {};
+    }
+    return cs::Fd{fd};
 }
 
 int serve(int argc, char** argv) {
     cs::CommandLine cli("echo-prefork", "Echo server: a master and pre-forked workers sharing one port (lesson 06).",
                         kDefaultPort);
-    prefork::Options options;
-    prefork::add_options(cli, options);
+    lesson06::Options options;
+    lesson06::add_options(cli, options);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     cs::Log log("06-prefork");
     log.set_quiet(cli.options().quiet);
@@ -113,37 +124,37 @@ int serve(int argc, char** argv) {
     auto max_conns = static_cast<std::size_t>(options.max_conns);
     auto idle_timeout = std::chrono::seconds(cli.options().idle_timeout);
     if (options.worker_channel >= 0) {
-        prefork::WorkerSetup setup{.lock_mode = options.lock_mode, .grace = grace, .max_conns = max_conns,
+        lesson06::WorkerSetup setup{.lock_mode = options.lock_mode, .grace = grace, .max_conns = max_conns,
                                    .idle_timeout = idle_timeout};
-        return prefork::run_exec_worker(options.worker_channel, std::move(setup), log);
+        return lesson06::run_exec_worker(options.worker_channel, std::move(setup), log);
     }
 
-    if (options.share == prefork::Share::kReusePort && options.lock_mode == prefork::LockMode::kMutex) {
+    if (options.share == lesson06::Share::kReusePort && options.lock_mode == lesson06::LockMode::kMutex) {
         log.info("master: --accept-lock mutex is pointless with --share reuseport (one queue per worker); using none");
-        options.lock_mode = prefork::LockMode::kNone;
+        options.lock_mode = lesson06::LockMode::kNone;
     }
     cs::Fd port_socket;
     try {
-        port_socket = prefork::take_inherited_socket(options.share);  // systemd, or the master we upgrade
+        port_socket = lesson06::take_inherited_socket(options.share);  // systemd, or the master we upgrade
         if (port_socket) log.info("master: took over {} from LISTEN_FDS", cs::local_endpoint(port_socket.get()));
-        else port_socket = prefork::open_port_socket(options.share, cli.options().host, cli.options().port);
+        else port_socket = lesson06::open_port_socket(options.share, cli.options().host, cli.options().port);
     } catch (const std::system_error& error) {
         cli.report_listen_error(error);
         return cs::kExitStartup;
     }
-    std::optional<prefork::AcceptLock> lock;
+    std::optional<lesson06::AcceptLock> lock;
     try {
-        if (options.lock_mode == prefork::LockMode::kMutex) lock.emplace(prefork::AcceptLock::create());
+        if (options.lock_mode == lesson06::LockMode::kMutex) lock.emplace(lesson06::AcceptLock::create());
     } catch (const std::system_error& error) {
         log.info("master: cannot create the accept lock: {}", error.what());
         return cs::kExitStartup;
     }
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
-    prefork::MasterOptions master_options{
+    lesson06::MasterOptions master_options{
         .workers = options.workers, .share = options.share, .lock_mode = options.lock_mode,
         .grace = grace, .max_conns = max_conns, .idle_timeout = idle_timeout,
         .argv = std::vector<std::string>(argv, argv + argc)};
-    prefork::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(), log);
+    lesson06::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(log), log);
     return run_master(master, while_asleep);
 }
 

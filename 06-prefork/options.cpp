@@ -2,12 +2,14 @@
 // Numbers are decimal only, as in common/cli.hpp: cs::decimal_integer() and cs::decimal_number().
 #include "options.hpp"
 
+#include "common/contract.hpp"
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <map>
 #include <thread>
 
-namespace prefork {
+namespace lesson06 {
 
 void add_options(cs::CommandLine& cli, Options& options) {
     options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -35,10 +37,10 @@ void add_options(cs::CommandLine& cli, Options& options) {
                    "Connections per worker (the server holds up to workers x this); a worker at its cap stops "
                    "accepting and leaves new connections to the others, or in the queue")
         ->transform(cs::decimal_integer())->check(CLI::Range(1, 1'000'000))->capture_default_str();
-    cli.add_idle_timeout(300);
+    cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     app.add_option("--worker-channel", options.worker_channel, "(internal: pass-mode worker)")
         ->transform(cs::decimal_integer())
         ->group("");  // hidden from --help: only the master passes it, to the workers it exec()s
 }
 
-}  // namespace prefork
+}  // namespace lesson06

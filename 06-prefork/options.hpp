@@ -5,7 +5,7 @@
 #include "common/cli.hpp"
 #include "share.hpp"
 
-namespace prefork {
+namespace lesson06 {
 
 struct Options {
     int workers = 1;  // add_options() sets the default: the number of CPUs
@@ -20,4 +20,4 @@ struct Options {
 // the hidden --worker-channel.
 void add_options(cs::CommandLine& cli, Options& options);
 
-}  // namespace prefork
+}  // namespace lesson06

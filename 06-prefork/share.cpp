@@ -6,13 +6,12 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
-#include <netdb.h>
 #include <string>
 #include <sys/stat.h>
 #include <system_error>
 #include <unistd.h>
 
-namespace prefork {
+namespace lesson06 {
 namespace {
 
 constexpr int kSystemdFirstFd = 3;  // SD_LISTEN_FDS_START
@@ -38,25 +37,6 @@ cs::Fd bind_reuseport(const sockaddr* address, socklen_t length, bool listening)
 }
 // [/slide]
 
-cs::Fd reserve_port(const std::string& host, std::uint16_t port) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    if (int rc = ::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found); rc != 0) {
-        throw std::system_error(EINVAL, std::generic_category(), std::string("getaddrinfo(): ") + ::gai_strerror(rc));
-    }
-    try {
-        cs::Fd socket = bind_reuseport(found->ai_addr, found->ai_addrlen, /*listening=*/false);
-        ::freeaddrinfo(found);
-        return socket;
-    } catch (...) {
-        ::freeaddrinfo(found);
-        throw;
-    }
-}
-
 bool is_listening(int fd) {
     int listening = 0;
     socklen_t length = sizeof listening;
@@ -75,7 +55,10 @@ const char* share_name(Share share) {
 }
 
 cs::Fd open_port_socket(Share share, const std::string& host, std::uint16_t port) {
-    if (share == Share::kReusePort) return reserve_port(host, port);
+    // reuseport: bound with SO_REUSEPORT but never listening, so it holds the port and gets no SYNs.
+    if (share == Share::kReusePort) {
+        return cs::listen_tcp({.host = host, .port = port, .reuse_port = true, .nonblocking = true, .listen = false});
+    }
     // Non-blocking, because workers run event loops: when several wake for one connection, the
     // losers' accept() must say EAGAIN, not sleep. O_NONBLOCK belongs to the open file
     // description, so it is shared by every process holding this socket.
@@ -120,4 +103,4 @@ bool place_fd_for_exec(int fd, int target) {
     return ::dup2(fd, target) >= 0;                          // the copy dup2() makes has FD_CLOEXEC clear
 }
 
-}  // namespace prefork
+}  // namespace lesson06

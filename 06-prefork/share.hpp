@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string>
 
-namespace prefork {
+namespace lesson06 {
 
 enum class Share { kInherit, kReusePort, kPass };
 
@@ -38,4 +38,4 @@ cs::Fd open_own_listener(const cs::Fd& port_socket);
 // Returns false (errno set) on failure.
 bool place_fd_for_exec(int fd, int target);
 
-}  // namespace prefork
+}  // namespace lesson06

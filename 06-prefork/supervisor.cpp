@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace prefork {
+namespace lesson06 {
 namespace {
 
 using namespace std::chrono_literals;
@@ -110,7 +110,8 @@ void Master::become_worker(int slot, Channel channel) {
                       .grace = options_.grace, .max_conns = options_.max_conns, .idle_timeout = options_.idle_timeout,
                       .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
                       .lock = lock_ ? &*lock_ : nullptr};
-    std::exit(run_worker(std::move(setup), log_));
+    // _exit, not exit (02 says why): the master's atexit handlers and stdio buffers are not ours to run.
+    ::_exit(run_worker(std::move(setup), log_));
 }
 // [/slide]
 
@@ -317,4 +318,4 @@ int Master::finish() {
     return exit_code_;
 }
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -8,6 +8,7 @@
 
 #include "accept_lock.hpp"
 #include "channel.hpp"
+#include "common/contract.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "share.hpp"
@@ -19,7 +20,7 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace prefork {
+namespace lesson06 {
 
 using Clock = std::chrono::steady_clock;
 
@@ -36,7 +37,7 @@ struct MasterOptions {
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};
     std::size_t max_conns = 1000;            // per worker: passed on to each
-    std::chrono::seconds idle_timeout{300};  // passed on to each worker
+    std::chrono::seconds idle_timeout{cs::kDefaultIdleTimeout};  // passed on to each worker
     std::vector<std::string> argv;  // our own command line: to exec workers (pass) and a new master
 };
 
@@ -111,4 +112,4 @@ private:
     std::vector<Row> final_rows_;
 };
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -18,7 +18,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace prefork {
+namespace lesson06 {
 
 // [slide:upgrade]
 void Master::upgrade() {
@@ -76,4 +76,4 @@ void Master::read_upgrade_pipe() {
     }
 }
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -20,7 +20,7 @@
 #include <sys/socket.h>
 #include <unordered_map>
 
-namespace prefork {
+namespace lesson06 {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -28,12 +28,12 @@ using namespace std::chrono_literals;
 
 constexpr int kMaxEvents = 64;
 constexpr int kAcceptBatch = 16;                // accepts per wake-up: a burst in one go, but no hoarding
-constexpr std::size_t kReadBudget = 256UL * 1024;  // per connection per wake-up: no client starves the rest
+using cs::kReadBudget;                        // per connection per wake-up: no client starves the rest
 constexpr auto kLockRetry = 100ms;              // mutex mode, lock not held: try again this often (nginx: 500 ms)
 constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing in flight and silent this long = idle
 constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
 constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
-constexpr auto kAcceptPause = 100ms;            // accept() failed with EMFILE and friends: rest this long
+using cs::kAcceptPause;                       // accept() failed with EMFILE and friends: rest this long
 constexpr std::uint64_t kRearmEvery = 16;        // rearm mode: go to the back of the wait queue this often
 
 // SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
@@ -62,7 +62,7 @@ public:
     int run();
 
 private:
-    void control(int op, int fd, std::uint32_t events);
+    void ctl(int op, int fd, std::uint32_t events);
     void watch_listener(bool on);
     void take_accept_lock();
     void release_accept_lock();
@@ -99,7 +99,7 @@ private:
     std::array<std::byte, 64UL * 1024> scratch_{};  // one read buffer for all connections
 };
 
-void Worker::control(int op, int fd, std::uint32_t events) {
+void Worker::ctl(int op, int fd, std::uint32_t events) {
     epoll_event event{};
     event.events = events;
     event.data.fd = fd;
@@ -116,7 +116,7 @@ void Worker::watch_listener(bool on) {
     // the kernel wakes one that is waiting, not all of them. It is only allowed with EPOLL_CTL_ADD.
     bool exclusive = setup_.lock_mode == LockMode::kExclusive || setup_.lock_mode == LockMode::kRearm;
     if (exclusive) events |= EPOLLEXCLUSIVE;
-    control(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listener_.get(), events);
+    ctl(on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, listener_.get(), events);
     watching_listener_ = on;
 }
 // [/slide]
@@ -187,7 +187,7 @@ void Worker::accept_some(bool drain) {
         auto connection = std::make_unique<Connection>(
             cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
         log_.conn("worker {}: {} connected (fd {})", setup_.slot, connection->peer, fd);
-        control(EPOLL_CTL_ADD, fd, EPOLLIN);
+        ctl(EPOLL_CTL_ADD, fd, EPOLLIN);
         connection->by_activity = activity_.insert(activity_.end(), fd);  // the most recently active
         connections_.emplace(fd, std::move(connection));
         rearm_now_and_then();
@@ -248,7 +248,7 @@ void Worker::on_connection(int fd, std::uint32_t events) {
     // while output is pending. When interest returns, bytes already waiting raise EPOLLIN again.
     std::uint32_t interest = (c.echo.wants_read() ? EPOLLIN : 0u) | (c.echo.wants_write() ? EPOLLOUT : 0u);
     if (interest != c.interest) {
-        control(EPOLL_CTL_MOD, fd, interest);
+        ctl(EPOLL_CTL_MOD, fd, interest);
         c.interest = interest;
     }
 }
@@ -393,7 +393,7 @@ int Worker::run() {
         log_.info("worker {}: epoll_create1() failed: {}", setup_.slot, cs::errno_text());
         return 1;
     }
-    control(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
+    ctl(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
     report(Command::kReady);  // the listener exists: connections queue from now on, so count us in
     sigset_t while_waiting;  // our mask minus SIGTERM and SIGUSR1: the only place they are delivered
     ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
@@ -488,4 +488,4 @@ int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log) {
 }
 // [/slide]
 
-}  // namespace prefork
+}  // namespace lesson06

@@ -10,6 +10,7 @@
 #pragma once
 
 #include "accept_lock.hpp"
+#include "common/contract.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "share.hpp"
@@ -17,7 +18,7 @@
 #include <chrono>
 #include <cstddef>
 
-namespace prefork {
+namespace lesson06 {
 
 struct WorkerSetup {
     int slot = 0;
@@ -25,7 +26,7 @@ struct WorkerSetup {
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};  // for a SIGTERM sent to this worker (kStop brings its own)
     std::size_t max_conns = 1000;            // --max-conns, this worker's own cap
-    std::chrono::seconds idle_timeout{300};  // --idle-timeout; 0: never
+    std::chrono::seconds idle_timeout{cs::kDefaultIdleTimeout};  // --idle-timeout; 0: never
     cs::Fd channel;               // this worker's end
     cs::Fd port_socket;           // inherit, pass: the listener itself; reuseport: the master's bound socket
     AcceptLock* lock = nullptr;   // mutex mode only
@@ -45,4 +46,4 @@ int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log);
 // the master's to act on.
 void reset_signals_for_worker();
 
-}  // namespace prefork
+}  // namespace lesson06

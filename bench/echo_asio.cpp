@@ -130,7 +130,7 @@ private:
 void print_stats_on_sigusr1(asio::signal_set& signals, const Stats& stats, const cs::Log& log) {
     signals.async_wait([&signals, &stats, &log](error_code error, int) {
         if (error) return;  // operation_aborted: stopping
-        log.info("stats: {} open, {} accepted", stats.open, stats.accepted);
+        log.stats("stats: {} open, {} accepted", stats.open, stats.accepted);
         print_stats_on_sigusr1(signals, stats, log);
     });
 }

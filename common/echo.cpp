@@ -1,4 +1,5 @@
-// common/echo.cpp — echo one connection to EOF with the RIO reader, and the idle timeout.
+// common/echo.cpp — echo one connection to EOF with read_some() and writen(), and the idle timeout.
+// taught in: 01-iterative
 #include "common/echo.hpp"
 
 #include "common/rio.hpp"
@@ -48,17 +49,17 @@ void record_failure(EchoResult& result, const char* call) {
 // [slide:echo-loop]
 EchoResult echo_until_eof(int connfd) {
     EchoResult result;
-    LineReader reader(connfd, kEchoChunk);    // one reader per connection, never copied
-    auto lines = std::make_unique_for_overwrite<std::byte[]>(kEchoChunk);
+    auto buffer = std::make_unique_for_overwrite<std::byte[]>(kEchoChunk);
     for (;;) {
-        // Complete lines, a piece of a long one, or the tail at EOF.
-        ssize_t n = reader.read_lines({lines.get(), kEchoChunk});
+        // Whatever one read() brings, a line or not: an echo never waits for a '\n' (RFC 862).
+        ssize_t n = read_some(connfd, {buffer.get(), kEchoChunk});
         if (n == 0) return result;             // client closed (EOF) and everything was echoed
         if (n < 0) {                           // ECONNRESET, or EAGAIN: the idle timeout ran out
             record_failure(result, "read");
             return result;
         }
-        if (writen(connfd, std::span(lines.get(), static_cast<std::size_t>(n))) < 0) {
+        // writen: a short count is normal on a socket; it sends the rest, and retries EINTR.
+        if (writen(connfd, std::span(buffer.get(), static_cast<std::size_t>(n))) < 0) {
             record_failure(result, "write");   // EPIPE or ECONNRESET: the client left without reading
             return result;
         }

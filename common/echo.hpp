@@ -1,14 +1,13 @@
 // common/echo.hpp — the blocking echo loop that 01, 02 and 03 run for each connection.
+// taught in: 01-iterative
 //
-// Taught in 01-iterative: read with the RIO LineReader, write back with writen(), until the
-// client's EOF. Every complete line that one read() brought in goes back in one write(); a
-// line longer than the buffer goes back in pieces; bytes after the last '\n' go back at EOF.
-// Returns how it ended instead of throwing: a per-connection error ends that connection only.
+// read() what the client has sent, write all of it back with writen(), until the client's EOF.
+// Every byte goes back as soon as it has been read (RFC 862): a prompt or a message without a
+// '\n' is not held back waiting for the rest of a line. Returns how it ended instead of throwing:
+// a per-connection error ends that connection only.
 //
 // The idle timeout (--idle-timeout) is a socket option, set before the loop: with it, a read()
-// or write() that waits longer than that fails with EAGAIN, and the loop reports `idle`. A piece
-// of a line waiting in the reader when the read() times out is echoed first (RIO hands out what
-// it holds before it reports a failure), so that client is closed one quiet period later.
+// or write() that waits longer than that fails with EAGAIN, and the loop reports `idle`.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
 // common/echo_conn.cpp — non-blocking read/echo/queue with a bounded output buffer.
+// taught in: 04-select
 #include "common/echo_conn.hpp"
 
 #include <algorithm>
@@ -32,12 +33,11 @@ std::size_t EchoConnection::send_now(std::span<const std::byte> bytes) {
             return static_cast<std::size_t>(n);
         }
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) fail("write", errno);
+        if (errno != EAGAIN && errno != EWOULDBLOCK) fail("send", errno);
         return 0;  // the socket's send buffer is full: queue the rest
     }
 }
 
-// [slide:on-readable]
 EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scratch, std::size_t budget) {
     ReadOutcome outcome;
     std::size_t read_so_far = 0;
@@ -70,7 +70,6 @@ EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scr
     outcome.status = status_after_io();
     return outcome;
 }
-// [/slide]
 
 EchoConnection::Status EchoConnection::on_writable() {
     while (pending_bytes() > 0 && error_ == 0) {

@@ -1,4 +1,5 @@
 // common/echo_conn.hpp — one non-blocking echo connection: the state an event loop keeps per fd.
+// taught in: 04-select
 //
 // Shared by 04-select, 05-epoll-pool and 06-prefork's workers, so that their main.cpp files
 // can be about select()/epoll/processes while the byte-moving rules stay identical:

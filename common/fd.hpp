@@ -1,4 +1,5 @@
 // common/fd.hpp — owns one file descriptor and closes it exactly once.
+// taught in: 01-iterative
 //
 // Move-only: copying an Fd would mean two owners and a double close(), and a double close
 // is worse than a leak because the second close() may hit a descriptor number the kernel has

@@ -1,4 +1,5 @@
 // common/net.cpp — socket(), setsockopt(), bind(), listen() and friends, with errors named.
+// taught in: 01-iterative
 #include "common/net.hpp"
 
 #include <arpa/inet.h>
@@ -56,7 +57,7 @@ Fd listen_on(const addrinfo& address, const ListenOptions& options) {
     enable_option(listener.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
     if (options.reuse_port) enable_option(listener.get(), SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT");
     if (::bind(listener.get(), address.ai_addr, address.ai_addrlen) < 0) throw_errno("bind", errno);
-    if (::listen(listener.get(), options.backlog) < 0) throw_errno("listen", errno);
+    if (options.listen && ::listen(listener.get(), options.backlog) < 0) throw_errno("listen", errno);
     return listener;
 }
 

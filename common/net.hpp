@@ -1,4 +1,5 @@
 // common/net.hpp — opening listening and connected TCP sockets, and naming endpoints.
+// taught in: 01-iterative
 //
 // listen_tcp() is the textbook open_listenfd with the decisions written down:
 // getaddrinfo (so IPv4 and IPv6 both work), SO_REUSEADDR (see net.cpp for TIME_WAIT),
@@ -20,8 +21,10 @@ struct ListenOptions {
     int backlog = SOMAXCONN;   // a small backlog drops connections when many clients arrive at once
     bool reuse_port = false;   // SO_REUSEPORT: several sockets may listen on one port
     bool nonblocking = false;  // for event loops: accept() returns EAGAIN instead of blocking
+    bool listen = true;        // false: bind only, to hold the port (06's reuseport master)
 };
 
+// socket(), setsockopt(), bind() and (unless options.listen is false) listen().
 Fd listen_tcp(const ListenOptions& options);
 
 // A blocking connected socket. Throws std::system_error naming the call on failure.

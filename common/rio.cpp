@@ -1,4 +1,5 @@
 // common/rio.cpp — readn/writen and the buffered LineReader (see rio.hpp for the contract).
+// taught in: 01-iterative
 #include "common/rio.hpp"
 
 #include <algorithm>
@@ -20,6 +21,14 @@ ssize_t readn(int fd, std::span<std::byte> out) {
         done += static_cast<std::size_t>(n);
     }
     return static_cast<ssize_t>(done);
+}
+
+ssize_t read_some(int fd, std::span<std::byte> out) {
+    for (;;) {
+        ssize_t n = ::read(fd, out.data(), out.size());
+        if (n < 0 && errno == EINTR) continue;  // a signal handler ran; nothing was read, try again
+        return n;
+    }
 }
 
 ssize_t writen(int fd, std::span<const std::byte> in) {

@@ -1,4 +1,5 @@
 // common/rio.hpp — robust I/O in the style of CS:APP's RIO package, written for C++20.
+// taught in: 01-iterative
 //
 // Two layers:
 //  * readn()/writen(): unbuffered, for blocking descriptors. They hide the two facts of life
@@ -25,6 +26,10 @@ namespace cs {
 // Reads until `out` is full or EOF. Returns the byte count (less than out.size() only at EOF),
 // or -1 with errno set. Retries EINTR and short counts.
 ssize_t readn(int fd, std::span<std::byte> out);
+
+// One read(), retried after EINTR: whatever the kernel has now (at least one byte), 0 at EOF, or
+// -1 with errno set. What an echo needs: it never waits for more than the peer has sent.
+ssize_t read_some(int fd, std::span<std::byte> out);
 
 // Writes all of `in`. Returns in.size(), or -1 with errno set (EPIPE, ECONNRESET, ...).
 ssize_t writen(int fd, std::span<const std::byte> in);

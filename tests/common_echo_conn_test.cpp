@@ -100,7 +100,7 @@ TEST(EchoConnection, ReportsResetAsFailureNamingTheCall) {
     writing.client.reset();  // the echo now hits a closed peer: EPIPE, never SIGPIPE
     auto outcome = writing.server.on_readable(scratch);
     ASSERT_EQ(outcome.status, EchoConnection::Status::kFailed);
-    EXPECT_STREQ(writing.server.failed_call(), "write");
+    EXPECT_STREQ(writing.server.failed_call(), "send");
     EXPECT_EQ(writing.server.error(), EPIPE);
 }
 

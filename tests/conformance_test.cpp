@@ -239,6 +239,19 @@ TEST_P(Conformance, EchoesEightMiBLine) {
     EXPECT_TRUE(echo == line) << "8 MiB line came back with different bytes";
 }
 
+// RFC 862: an echo server sends back what it receives, as soon as it has read it. A prompt or a
+// binary message without '\n' must come back while the connection stays open: a server that
+// waits for a newline (or for EOF) leaves a client that waits for its echo waiting forever.
+TEST_P(Conformance, EchoesBytesWithoutNewlineBeforeHalfClose) {
+    ServerProcess server = start_server(GetParam());
+    Client client = Client::connect(server.port());
+    client.send("prompt> ");
+    EXPECT_EQ(client.read_exact(8, 3s), "prompt> ") << "bytes without a newline must come back before any EOF";
+    client.send("line\nand a tail");  // a line and more: both come back, the tail without waiting
+    EXPECT_EQ(client.read_exact(15, 3s), "line\nand a tail");
+    client.expect_echo("still open\n");  // and the connection is still served
+}
+
 TEST_P(Conformance, EchoesPartialLineWhenClientHalfCloses) {
     ServerProcess server = start_server(GetParam());
     Client client = Client::connect(server.port());

@@ -1,4 +1,4 @@
-// 04-select/stop_pipe.hpp — SIGINT/SIGTERM (stop) and SIGUSR1 (stats) turned into a readable
+// 04-select/signals.hpp — SIGINT/SIGTERM (stop) and SIGUSR1 (stats) turned into a readable
 // descriptor: the self-pipe trick.
 //
 // Why not just a flag set by the handler? The loop checks the flag, then calls select(); a signal
@@ -14,19 +14,19 @@
 
 #include "common/fd.hpp"
 
-namespace select_lesson {
+namespace lesson04 {
 
-class StopPipe {
+class Signals {
 public:
     struct Received {
         bool stop = false;   // SIGINT or SIGTERM
         bool stats = false;  // SIGUSR1
     };
 
-    StopPipe();  // pipe2() and sigaction(); throws std::system_error naming the call
-    ~StopPipe();  // the handler stays installed but no longer writes anywhere
-    StopPipe(const StopPipe&) = delete;
-    StopPipe& operator=(const StopPipe&) = delete;
+    Signals();  // pipe2() and sigaction(); throws std::system_error naming the call
+    ~Signals();  // the handler stays installed but no longer writes anywhere
+    Signals(const Signals&) = delete;
+    Signals& operator=(const Signals&) = delete;
 
     int read_fd() const noexcept { return read_end_.get(); }
 
@@ -38,4 +38,4 @@ private:
     cs::Fd write_end_;
 };
 
-}  // namespace select_lesson
+}  // namespace lesson04

@@ -1,12 +1,12 @@
-// 04-select/client_table.cpp — admitting (or refusing) clients, and closing them with a log line.
-#include "04-select/client_table.hpp"
+// 04-select/connection_table.cpp — admitting (or refusing) clients, and closing them with a log line.
+#include "04-select/connection_table.hpp"
 
 #include "common/net.hpp"
 
-namespace select_lesson {
+namespace lesson04 {
 
 // [slide:fd-setsize]
-void ClientTable::admit(cs::Fd conn, std::string peer) {
+void ConnectionTable::admit(cs::Fd conn, std::string peer) {
     int fd = conn.get();
     ++accepted_;
     if (fd >= FD_SETSIZE) {  // never FD_SET() it: refuse the client instead
@@ -18,14 +18,14 @@ void ClientTable::admit(cs::Fd conn, std::string peer) {
         return;
     }
     log_.conn("{} connected (fd {})", peer, fd);
-    slots_[fd] = std::make_unique<Client>(std::move(conn), out_cap_, std::move(peer));
+    slots_[fd] = std::make_unique<Connection>(std::move(conn), out_cap_, std::move(peer));
     ++open_;
 }
 // [/slide]
 
-void ClientTable::close(int fd) {
+void ConnectionTable::close(int fd) {
     --open_;
-    const Client& client = *slots_[fd];
+    const Connection& client = *slots_[fd];
     if (client.echo.error() != 0) {
         log_.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", client.echo.failed_call(),
                   cs::errno_text(client.echo.error()), fd, client.peer, client.echo.bytes_echoed());
@@ -35,12 +35,12 @@ void ClientTable::close(int fd) {
     slots_[fd].reset();  // destroys the state, then closes fd (EchoConnection owns the socket)
 }
 
-void ClientTable::close_idle(int fd, std::chrono::seconds idle) {
+void ConnectionTable::close_idle(int fd, std::chrono::seconds idle) {
     --open_;
-    const Client& client = *slots_[fd];
+    const Connection& client = *slots_[fd];
     log_.conn("{} idle for {} s, closing (fd {}, {} bytes echoed)", client.peer, idle.count(), fd,
               client.echo.bytes_echoed());
     slots_[fd].reset();
 }
 
-}  // namespace select_lesson
+}  // namespace lesson04

@@ -1,5 +1,5 @@
-// 04-select/stop_pipe.cpp — the signal handler sets a flag and writes a byte; select() sees the pipe readable.
-#include "04-select/stop_pipe.hpp"
+// 04-select/signals.cpp — the signal handler sets a flag and writes a byte; select() sees the pipe readable.
+#include "04-select/signals.hpp"
 
 #include <atomic>
 #include <cerrno>
@@ -8,7 +8,7 @@
 #include <system_error>
 #include <unistd.h>
 
-namespace select_lesson {
+namespace lesson04 {
 namespace {
 
 // Lock-free atomics are safe to touch in a signal handler; exchange() below reads and clears a
@@ -31,7 +31,7 @@ void on_signal(int sig) {
 
 }  // namespace
 
-StopPipe::StopPipe() {
+Signals::Signals() {
     int fds[2];
     if (::pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) throw std::system_error(errno, std::generic_category(), "pipe2()");
     read_end_.reset(fds[0]);
@@ -51,13 +51,13 @@ StopPipe::StopPipe() {
 }
 
 // The write end closes after this: the handler must not write to a number the kernel may reuse.
-StopPipe::~StopPipe() { write_end_fd = -1; }
+Signals::~Signals() { write_end_fd = -1; }
 
-StopPipe::Received StopPipe::take() {
+Signals::Received Signals::take() {
     char bytes[256];
     while (::read(read_end_.get(), bytes, sizeof bytes) > 0) {}  // until EAGAIN: one wake-up for all of them
     // After the drain: a signal arriving from here on leaves a byte, so the next select() wakes again.
     return {.stop = stop_requested.exchange(false), .stats = stats_requested.exchange(false)};
 }
 
-}  // namespace select_lesson
+}  // namespace lesson04

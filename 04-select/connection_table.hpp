@@ -1,9 +1,9 @@
-// 04-select/client_table.hpp — every open client, found by its descriptor number.
+// 04-select/connection_table.hpp — every open client, found by its descriptor number.
 //
 // FD_SETSIZE slots, because select() can watch no more: FD_SET(fd) with fd >= FD_SETSIZE does
 // not fail, it writes past the end of the fd_set (memory corruption). admit() therefore refuses
 // such a client: closes it and logs why. Same for a client over --max-conns.
-// What one client costs: its Client below (120 bytes) while it is idle, plus up to --out-cap
+// What one client costs: its Connection below (120 bytes) while it is idle, plus up to --out-cap
 // bytes of pending echo while it does not read; the table itself is FD_SETSIZE pointers.
 // A slot is emptied (and its state destroyed) before its descriptor is closed, so when the kernel
 // hands the same number to the next client, that client starts from a fresh state.
@@ -20,19 +20,19 @@
 #include <sys/select.h>
 #include <vector>
 
-namespace select_lesson {
+namespace lesson04 {
 
-struct Client {
-    Client(cs::Fd socket, std::size_t out_cap, std::string peer_text)
+struct Connection {
+    Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
     cs::EchoConnection echo;  // the per-client state machine (README: "The state machine")
     std::string peer;         // "127.0.0.1:51234", for the log lines
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();  // --idle-timeout
 };
 
-class ClientTable {
+class ConnectionTable {
 public:
-    ClientTable(std::size_t out_cap, int max_conns, const cs::Log& log)
+    ConnectionTable(std::size_t out_cap, int max_conns, const cs::Log& log)
         : out_cap_(out_cap), max_conns_(max_conns), log_(log) {}
 
     // Takes a freshly accepted non-blocking socket, or refuses it (closes and logs).
@@ -42,7 +42,7 @@ public:
     // Closes a client that has been silent for --idle-timeout, and says so.
     void close_idle(int fd, std::chrono::seconds idle);
 
-    Client* find(int fd) const noexcept { return fd >= 0 && fd < FD_SETSIZE ? slots_[fd].get() : nullptr; }
+    Connection* find(int fd) const noexcept { return fd >= 0 && fd < FD_SETSIZE ? slots_[fd].get() : nullptr; }
     int open() const noexcept { return open_; }
     std::uint64_t accepted() const noexcept { return accepted_; }  // since start, refused ones included
 
@@ -50,9 +50,9 @@ private:
     std::size_t out_cap_;
     int max_conns_;
     const cs::Log& log_;
-    std::vector<std::unique_ptr<Client>> slots_ = std::vector<std::unique_ptr<Client>>(FD_SETSIZE);
+    std::vector<std::unique_ptr<Connection>> slots_ = std::vector<std::unique_ptr<Connection>>(FD_SETSIZE);
     int open_ = 0;
     std::uint64_t accepted_ = 0;
 };
 
-}  // namespace select_lesson
+}  // namespace lesson04
