@@ -1,4 +1,5 @@
 // common/cli.cpp — shared option parsing with CLI11, mapped onto the contract's exit codes.
+// taught in: 01-iterative
 #include "common/cli.hpp"
 
 #include "common/version.hpp"

@@ -1,4 +1,5 @@
 // common/cli.hpp — the command line every server shares (the server contract).
+// taught in: 01-iterative
 //
 //   --host ADDR   address to listen on (default 127.0.0.1: only this machine can connect;
 //                 pass 0.0.0.0 on purpose for a classroom demo)

@@ -1,4 +1,5 @@
 // common/log.cpp — formatting the line prefix, and writing each line with one write(2) that
+// taught in: 01-iterative
 // never waits.
 //
 // Why not the other ways to keep a slow reader from stopping the server:

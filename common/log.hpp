@@ -1,4 +1,5 @@
 // common/log.hpp — one log line per event, on stderr, naming the lesson and the process.
+// taught in: 01-iterative
 //
 //   [02-process 4712] 127.0.0.1:51234 connected (fd 4)
 //   [03-thread 4711:4713] 127.0.0.1:51234 closed (fd 5, 12 bytes echoed)

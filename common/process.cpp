@@ -1,4 +1,5 @@
 // common/process.cpp — SIGPIPE ignored, descriptors 0-2 open, stderr non-blocking, in that order.
+// taught in: 01-iterative
 #include "common/process.hpp"
 
 #include "common/cli.hpp"

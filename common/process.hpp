@@ -1,4 +1,5 @@
 // common/process.hpp — what every server does first in main(), before it writes a byte or opens
+// taught in: 01-iterative
 // a descriptor: make the process safe from what it was started with.
 //
 //   int main(int argc, char** argv) {
