@@ -4,6 +4,7 @@
 #include "common/net.hpp"
 
 #include <iterator>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <system_error>
 
@@ -86,6 +87,18 @@ void Connections::shutdown_all() {
     }
 }
 // [/slide]
+
+// --stack-kib: std::thread has no stack-size parameter, so set the process-wide default that
+// pthread_create() uses for every thread created without attributes, as std::thread does.
+bool set_thread_stack_size(int kib, const cs::Log& log) {
+    pthread_attr_t attr;
+    ::pthread_attr_init(&attr);
+    int error = ::pthread_attr_setstacksize(&attr, static_cast<std::size_t>(kib) * 1024);
+    if (error == 0) error = ::pthread_setattr_default_np(&attr);
+    ::pthread_attr_destroy(&attr);
+    if (error != 0) log.info("pthread_setattr_default_np() failed: {}", cs::errno_text(error));
+    return error == 0;
+}
 
 std::size_t Connections::join_all() {
     std::list<Connection> all;

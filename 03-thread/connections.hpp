@@ -53,4 +53,7 @@ private:
     std::size_t max_conns_;
 };
 
+// --stack-kib: the stack size of every thread created from now on. False (and logged) on failure.
+bool set_thread_stack_size(int kib, const cs::Log& log);
+
 }  // namespace lesson03

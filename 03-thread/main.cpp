@@ -6,6 +6,7 @@
 // Run: build/bin/echo-thread     Watch: grep Threads /proc/$(pgrep -n echo-thread)/status  (and ps -L)
 //   and kill -USR1 $(pgrep -n echo-thread): the accept thread prints how many clients it serves now
 #include "03-thread/connections.hpp"
+#include "03-thread/pool.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
 #include "common/echo.hpp"
@@ -17,7 +18,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
-#include <pthread.h>
+#include <optional>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -65,18 +66,6 @@ void install_signal_handlers() {
     ::signal(SIGPIPE, SIG_IGN);
 }
 
-// --stack-kib: std::thread has no stack-size parameter, so set the process-wide default that
-// pthread_create() uses for every thread created without attributes, as std::thread does.
-bool set_thread_stack_size(int kib, const cs::Log& log) {
-    pthread_attr_t attr;
-    ::pthread_attr_init(&attr);
-    int error = ::pthread_attr_setstacksize(&attr, static_cast<std::size_t>(kib) * 1024);
-    if (error == 0) error = ::pthread_setattr_default_np(&attr);
-    ::pthread_attr_destroy(&attr);
-    if (error != 0) log.info("pthread_setattr_default_np() failed: {}", cs::errno_text(error));
-    return error == 0;
-}
-
 // [slide:signal-mask]
 // Which thread gets SIGUSR1 matters: only the accept thread's accept() returning EINTR makes the
 // line come at once. (On a worker the handler would set the flag, and nobody would look until the
@@ -121,17 +110,17 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
 
 // Open: the workers still serving. (A SIGUSR1 that lands between the loop's flag test and
 // accept() waits for the next wake-up: a gap a stats line can live with.)
-void report_stats(lesson03::Connections& connections, std::uint64_t accepted, const cs::Log& log) {
+void report_stats(std::size_t open, std::uint64_t accepted, const cs::Log& log) {
     stats_requested = false;
-    log.stats("stats: {} open, {} accepted", connections.serving(), accepted);
+    log.stats("stats: {} open, {} accepted", open, accepted);
 }
 
 // [slide:accept-loop]
-void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, int idle_timeout,
-                   const cs::Log& log) {
+void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, lesson03::ThreadPool* pool,
+                   int idle_timeout, const cs::Log& log) {
     std::uint64_t accepted = 0;
     while (!stop_requested) {
-        if (stats_requested) report_stats(connections, accepted, log);
+        if (stats_requested) report_stats(pool ? pool->open() : connections.serving(), accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         cs::Fd conn{connfd};  // owns it from here; an Fd of -1 owns nothing
         connections.join_finished();  // the threads whose clients left while we waited
@@ -143,6 +132,10 @@ void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, i
             continue;
         }
         ++accepted;
+        if (pool) {  // --pool: a waiting pool thread takes it (or we wait here while all are busy)
+            pool->submit(std::move(conn), stop_requested);
+            continue;
+        }
         // conn moves into the list and the thread reads it there: never &connfd, which accept() reuses
         WorkerSignalMask mask;  // the new thread starts with SIGINT, SIGTERM and SIGUSR1 blocked
         connections.start(std::move(conn), [&log, idle_timeout](const cs::Fd& socket) {
@@ -162,12 +155,15 @@ int main(int argc, char** argv) {
     int stack_kib = 0;
     cli.add_int("--stack-kib", stack_kib,
                 "Stack size of each client thread in KiB (not given: RLIMIT_STACK, usually 8192)", 64, 1024 * 1024);
+    int pool_threads = 0;
+    cli.add_int("--pool", pool_threads, "Serve with a fixed pool of N threads and a queue of N sockets (pool.hpp)",
+                0, 1024);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("03-thread");
     log.set_quiet(options.quiet);
     log.show_thread_ids(true);
-    if (stack_kib != 0 && !set_thread_stack_size(stack_kib, log)) return cs::kExitStartup;
+    if (stack_kib != 0 && !lesson03::set_thread_stack_size(stack_kib, log)) return cs::kExitStartup;
 
     cs::Fd listener;
     try {
@@ -183,9 +179,21 @@ int main(int argc, char** argv) {
              cs::local_endpoint(listener.get()), options.max_conns, options.idle_timeout);
 
     lesson03::Connections connections(static_cast<std::size_t>(options.max_conns));
-    serve_forever(listener, connections, options.idle_timeout, log);
+    std::optional<lesson03::ThreadPool> pool;
+    try {
+        WorkerSignalMask mask;  // pool threads start with the stop and stats signals blocked, for life
+        if (pool_threads > 0) pool.emplace(pool_threads, [&log, &options](const cs::Fd& socket) {
+            serve_client(socket, options.idle_timeout, log);
+        });
+    } catch (const std::system_error& error) {
+        log.info("pthread_create() failed: {}; no pool of {} threads", error.code().message(), pool_threads);
+        return cs::kExitStartup;
+    }
+    serve_forever(listener, connections, pool ? &*pool : nullptr, options.idle_timeout, log);
     listener.reset();             // refuse new clients while the threads wind up
     connections.shutdown_all();   // every blocked read() returns EOF, every blocked write() fails
-    log.info("stop signal received; joined {} threads still serving clients", connections.join_all());
+    std::size_t cut = pool ? pool->shutdown_all() : 0;
+    pool.reset();  // joins the pool threads
+    log.info("stop signal received; joined {} threads still serving clients", connections.join_all() + cut);
     return cs::kExitOk;
 }

@@ -22,7 +22,16 @@ ServerSpec thread_server() {
     return {.name = "thread", .binary = ECHO_SERVER_DEFAULT, .concurrent = true, .threads = true};
 }
 
-INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, testing::Values(thread_server()), spec_name);
+// --pool N: the fixed pool of N threads fed by a queue of N sockets (pool.hpp). The conformance
+// suite holds 20 clients at once, so its pool has room for them.
+ServerSpec pool_server(int threads) {
+    ServerSpec spec = thread_server();
+    spec.name = "thread_pool";
+    spec.args = {"--pool", std::to_string(threads)};
+    return spec;
+}
+
+INSTANTIATE_TEST_SUITE_P(Lesson, Conformance, testing::Values(thread_server(), pool_server(32)), spec_name);
 
 TEST(Thread, FiftyClientsHeldAtOnceAreFiftyExtraThreads) {
     ServerProcess server = start_server(thread_server(), {"--quiet"});
@@ -179,6 +188,62 @@ TEST(Thread, SigtermWithTwentyConnectedClientsJoinsEveryThread) {
     EXPECT_EQ(status->code, 0) << status->describe() << "\n" << server.stderr_text();
     EXPECT_TRUE(server.wait_for_stderr("joined 20 threads", 1s)) << server.stderr_text();
     for (Client& client : clients) EXPECT_EQ(client.read_to_eof(1s), "") << "each client sees its connection end";
+}
+
+// The pool's limit, the one the prethreaded server trades for a fixed bill: with every thread busy,
+// the next client is accepted and queued, and its echo comes only when a thread is free.
+TEST(ThreadPool, WithTwoBusyThreadsTheThirdClientWaitsUntilOneLeaves) {
+    ServerProcess server = start_server(pool_server(2));
+    Client first = Client::connect(server.port());
+    first.expect_echo("first\n");
+    Client second = Client::connect(server.port());
+    second.expect_echo("second\n");
+    Client third = Client::connect(server.port());
+    third.send("third\n");
+    EXPECT_FALSE(third.readable_within(300ms)) << "both threads are busy: nobody may serve the third client yet";
+    first.close();
+    EXPECT_EQ(third.read_exact(6, 5s), "third\n") << "a thread freed by the first client serves the third";
+    second.expect_echo("still served\n");
+}
+
+TEST(ThreadPool, ThreadCountStaysFixedWhateverTheNumberOfClients) {
+    ServerProcess server = start_server(pool_server(4), {"--quiet"});
+    echo_and_close(server.port(), "warm-up\n");
+    int baseline = settled_thread_count(server.pid());
+    EXPECT_EQ(baseline, 5) << "the accept thread and four pool threads, created at start";
+    std::vector<Client> clients;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("held\n");
+    }
+    for (int i = 0; i < 4; ++i) clients.push_back(Client::connect(server.port()));  // queued
+    EXPECT_EQ(thread_count(server.pid()), baseline) << "a pool creates no thread per client";
+    server.signal(SIGUSR1);
+    EXPECT_TRUE(server.wait_for_stderr("stats: 8 open, 9 accepted", 2s))
+        << "open counts the served and the queued clients:\n" << server.stderr_text();
+}
+
+TEST(ThreadPool, SigtermClosesServedAndQueuedClientsAndExitsZero) {
+    ServerProcess server = start_server(pool_server(1));
+    Client served = Client::connect(server.port());
+    served.expect_echo("served\n");
+    Client queued = Client::connect(server.port());  // sends nothing: unread bytes would turn its FIN into a reset
+    server.signal(SIGUSR1);  // the readiness signal: both accepted, one served, one in the queue
+    ASSERT_TRUE(server.wait_for_stderr("stats: 2 open, 2 accepted", 2s)) << server.stderr_text();
+    server.signal(SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << "still running 2 s after SIGTERM";
+    EXPECT_EQ(status->code, 0) << status->describe() << "\n" << server.stderr_text();
+    EXPECT_EQ(served.read_to_eof(1s), "");
+    EXPECT_EQ(queued.read_to_eof(1s), "") << "a queued client is closed, never served half-way";
+}
+
+TEST(ThreadPool, BadPoolSizesAreUsageErrors) {
+    for (const char* size : {"-1", "x", "1025", "4.5"}) {
+        RunResult run = run_to_exit(resolved(thread_server()).binary, {"--pool", size});
+        EXPECT_EQ(run.status.code, 2) << "--pool " << size << ": " << run.status.describe() << "\n" << run.err;
+        EXPECT_NE(run.err.find("--pool"), std::string::npos) << run.err;
+    }
 }
 
 }  // namespace
