@@ -10,7 +10,7 @@
 // Owner: the one thread that runs the select() loop.
 #pragma once
 
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/log.hpp"
 
 #include <chrono>
@@ -25,7 +25,7 @@ namespace lesson04 {
 struct Connection {
     Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
-    cs::EchoConnection echo;  // the per-client state machine (README: "The state machine")
+    EchoConnection echo;  // the per-client state machine (README: "The state machine")
     std::string peer;         // "127.0.0.1:51234", for the log lines
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();  // --idle-timeout
 };

@@ -1,6 +1,6 @@
 // 04-select/event_loop.hpp — one select() loop: its listener, its signals, its connections.
 // New here: the loop never blocks on a client. It asks select() which descriptors can move bytes
-// now, and each connection's state machine (cs::EchoConnection) moves only those bytes.
+// now, and each connection's state machine (EchoConnection) moves only those bytes.
 // Owner: main() creates it; the one thread that calls run() is the only one that touches it.
 #pragma once
 
@@ -18,7 +18,7 @@ namespace lesson04 {
 using Clock = std::chrono::steady_clock;
 
 struct LoopOptions {
-    std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
+    std::size_t out_cap = EchoConnection::kDefaultOutCap;
     int max_conns = FD_SETSIZE;
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
 };
@@ -35,7 +35,7 @@ public:
     int open() const noexcept { return clients_.open(); }
 
 private:
-    using Status = cs::EchoConnection::Status;
+    using Status = EchoConnection::Status;
 
     void serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now);
     int watch(fd_set& readable, fd_set& writable) const;

@@ -18,7 +18,7 @@
 namespace lesson05 {
 
 struct LoopOptions {
-    std::size_t out_cap = cs::EchoConnection::kDefaultOutCap;
+    std::size_t out_cap = lesson04::EchoConnection::kDefaultOutCap;
     int max_conns = 0;
     bool edge = false;  // --edge: EPOLLET on every descriptor but the stop eventfd
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
@@ -47,7 +47,7 @@ public:
     }
 
 private:
-    using Status = cs::EchoConnection::Status;
+    using Status = lesson04::EchoConnection::Status;
 
     void serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now);
     void set_interest(int fd, Connection& conn);
