@@ -1,10 +1,11 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
+// Built as the lesson05_loop library: 05's main() runs one per thread, 06-prefork's workers one each.
 //
-// The loop, its accept side (admission, pausing on EMFILE) and the idle timeout are all in
-// event_loop.cpp, in the order of 04-select/event_loop.cpp.
-// Owner: one thread runs one EventLoop, and nothing else touches it. Shared between loops: the
-// Log (thread-safe), the stop eventfd (only ever readable) and the atomic connection count.
-// main() reads stats() from its own thread: two relaxed atomic counters, nothing else.
+// event_loop.cpp is 04-select/event_loop.cpp for epoll, in the same order; finish.cpp is the
+// graceful end. Owner: one thread constructs nothing else on it, calls run() and then finish();
+// nothing else touches the loop. Shared with other threads: the Log (thread-safe), the stop fd
+// (only ever readable once rung), the atomic connection count (--max-conns across loops), and
+// stats(): two relaxed atomic counters that any thread may read.
 #pragma once
 
 #include "05-epoll-pool/connection_pool.hpp"
@@ -34,6 +35,8 @@ public:
     static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
     static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: the fairness budget
     static constexpr auto kAcceptPause = cs::kAcceptPause;
+    static constexpr auto kQuietBeforeStop = std::chrono::milliseconds(500);  // finish(): silent this long = quiet
+    static constexpr auto kStopTick = std::chrono::milliseconds(50);  // finish(): look for newly quiet ones this often
 
     // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
     EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
@@ -41,6 +44,10 @@ public:
 
     // Serves until the stop eventfd is readable (true), or epoll_wait() itself fails (false: a bug).
     bool run();
+    // The graceful end (finish.cpp), on run()'s thread once run() returned: stops watching the
+    // stop eventfd, accepts what is queued, closes the listener; closes the quiet connections and
+    // serves the busy ones until each finishes or `deadline` (now: close everything at once).
+    void finish(Clock::time_point deadline);
     const cs::Fd& listener() const noexcept { return listener_; }
     LoopStats stats() const noexcept {  // any thread: a snapshot, each count exact at its own moment
         return {pool_.open(), accepted_.load(std::memory_order_relaxed)};
@@ -63,6 +70,7 @@ private:
     Status read(Connection& conn);
     void after_io(int fd, Connection& conn, Status status);
     void read_again(Clock::time_point now);
+    void close_quiet(Clock::time_point now, Clock::time_point deadline);
 
     cs::Fd epoll_;
     cs::Fd listener_;
