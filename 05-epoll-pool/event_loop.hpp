@@ -1,8 +1,8 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
 // Built as the lesson05_loop library: 05's main() runs one per thread, 06-prefork's workers one each.
 //
-// event_loop.cpp is 04-select/event_loop.cpp for epoll, in the same order; finish.cpp is the
-// graceful end. Owner: one thread constructs nothing else on it, calls run() and then finish();
+// event_loop.cpp is 04-select/event_loop.cpp for epoll, in the same order; edge.cpp adds --edge
+// and the fairness budget, finish.cpp the graceful end. Owner: one thread constructs nothing else on it, calls run() and then finish();
 // nothing else touches the loop. Shared with other threads: the Log (thread-safe), the stop fd
 // (only ever readable once rung), the atomic connection count (--max-conns across loops), and
 // stats(): two relaxed atomic counters that any thread may read.
@@ -32,9 +32,9 @@ struct LoopStats {
 
 class EventLoop {
 public:
-    static constexpr int kMaxEvents = 256;                 // per epoll_wait(); more wait for the next call
     static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: the fairness budget
     static constexpr auto kAcceptPause = cs::kAcceptPause;
+    static constexpr int kMaxEvents = 256;  // per epoll_wait(); more wait for the next call
     static constexpr auto kQuietBeforeStop = std::chrono::milliseconds(500);  // finish(): silent this long = quiet
     static constexpr auto kStopTick = std::chrono::milliseconds(50);  // finish(): look for newly quiet ones this often
 
@@ -42,16 +42,16 @@ public:
     EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
               const cs::Log& log);
 
-    // Serves until the stop eventfd is readable (true), or epoll_wait() itself fails (false: a bug).
+    // Serves until the stop fd is readable (true), or epoll_wait() itself fails (false: a bug).
     bool run();
-    // The graceful end (finish.cpp), on run()'s thread once run() returned: stops watching the
-    // stop eventfd, accepts what is queued, closes the listener; closes the quiet connections and
+    // The graceful end (finish.cpp), on run()'s thread once run() returned true: stops watching
+    // the stop fd, accepts what is queued, closes the listener; closes the quiet connections and
     // serves the busy ones until each finishes or `deadline` (now: close everything at once).
     void finish(Clock::time_point deadline);
-    const cs::Fd& listener() const noexcept { return listener_; }
     LoopStats stats() const noexcept {  // any thread: a snapshot, each count exact at its own moment
-        return {pool_.open(), accepted_.load(std::memory_order_relaxed)};
+        return {connections_.open(), accepted_.load(std::memory_order_relaxed)};
     }
+    const cs::Fd& listener() const noexcept { return listener_; }
 
 private:
     using Status = lesson04::EchoConnection::Status;
@@ -63,27 +63,28 @@ private:
     void pause_accepting();
     void resume_accepting();
     void close_idle(Clock::time_point now);
-    int wait_timeout_ms() const;
+    int next_timeout() const;
     bool ctl(int op, int fd, std::uint32_t events);  // epoll_ctl(); false with errno set
+    // Beyond 04 (edge.cpp): edge-triggered readiness and the fairness budget.
     std::uint32_t edge_flag() const noexcept;
-    // Beyond 04: edge-triggered readiness and the fairness budget.
     Status read(Connection& conn);
-    void after_io(int fd, Connection& conn, Status status);
+    void read_later(int fd, Connection& conn);
     void read_again(Clock::time_point now);
+    // finish.cpp
     void close_quiet(Clock::time_point now, Clock::time_point deadline);
 
-    cs::Fd epoll_;
+    cs::Fd epoll_;  // what we watch: kept by the kernel, changed with epoll_ctl()
     cs::Fd listener_;
     int stop_fd_;
     LoopOptions options_;
-    ConnectionPool pool_;
+    ConnectionPool connections_;
     const cs::Log& log_;
-    std::vector<int> again_;  // edge-triggered: fds to read again next turn
     std::atomic<std::uint64_t> accepted_{0};  // written by this loop only; read by main() for SIGUSR1
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
-    Clock::time_point accept_resume_at_{};
+    Clock::time_point accept_paused_until_{};
     std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer per loop
+    std::vector<int> again_;  // edge-triggered: fds to read again next turn
 };
 
 }  // namespace lesson05

@@ -33,23 +33,23 @@ void EventLoop::finish(Clock::time_point deadline) {
         listener_.reset();  // close() also takes it off the interest list
     }
     accept_paused_ = false;
-    if (pool_.open() > 0) log_.info("stopping; {} connection(s) open", pool_.open());
+    if (connections_.open() > 0) log_.info("stopping; {} connection(s) open", connections_.open());
     std::vector<epoll_event> ready(kMaxEvents);
     for (;;) {
         Clock::time_point now = Clock::now();
         close_quiet(now, deadline);
-        if (pool_.open() == 0) return;
+        if (connections_.open() == 0) return;
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, now + kStopTick) - now);
         int count = ::epoll_wait(epoll_.get(), ready.data(), kMaxEvents, static_cast<int>(wait.count()));
         if (count < 0 && errno != EINTR) {
-            log_.info("epoll_wait() failed: {}; closing {} connection(s)", cs::errno_text(), pool_.open());
+            log_.info("epoll_wait() failed: {}; closing {} connection(s)", cs::errno_text(), connections_.open());
             deadline = now;  // nothing can be served any more: the next turn closes everything
             continue;
         }
         now = Clock::now();
         for (int i = 0; i < count; ++i) {
             int fd = ready[i].data.fd;
-            if (Connection* conn = pool_.find(fd)) serve(fd, *conn, ready[i].events, now);
+            if (Connection* conn = connections_.find(fd)) serve(fd, *conn, ready[i].events, now);
         }
         read_again(now);
     }
@@ -62,12 +62,12 @@ void EventLoop::finish(Clock::time_point deadline) {
 // every connection goes.
 void EventLoop::close_quiet(Clock::time_point now, Clock::time_point deadline) {
     bool over = now >= deadline;
-    if (over) log_.info("grace period over; closing {} connection(s)", pool_.open());
-    for (int fd = pool_.oldest(); fd >= 0;) {
-        const Connection& conn = *pool_.find(fd);
+    if (over) log_.info("grace period over; closing {} connection(s)", connections_.open());
+    for (int fd = connections_.oldest(); fd >= 0;) {
+        const Connection& conn = *connections_.find(fd);
         int next = conn.newer;  // read before remove() destroys conn
         bool in_flight = conn.echo.pending_bytes() > 0 || unacknowledged_bytes(fd) > 0;
-        if (over || (!in_flight && now - conn.last_active >= kQuietBeforeStop)) pool_.remove(fd);
+        if (over || (!in_flight && now - conn.last_active >= kQuietBeforeStop)) connections_.remove(fd);
         fd = next;
     }
 }
