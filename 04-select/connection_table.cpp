@@ -15,6 +15,14 @@ Connection& ConnectionTable::add(cs::Fd socket, std::size_t out_cap, std::string
     return *slots_[fd];
 }
 
+int ConnectionTable::oldest() const noexcept {
+    int oldest = -1;
+    for (int fd = 0; fd <= highest_fd_; ++fd) {
+        if (slots_[fd] && (oldest < 0 || slots_[fd]->last_active < slots_[oldest]->last_active)) oldest = fd;
+    }
+    return oldest;
+}
+
 void ConnectionTable::remove(int fd) {
     const Connection& conn = *slots_[fd];
     if (conn.echo.error() != 0) {

@@ -46,6 +46,9 @@ public:
 
     int open() const noexcept { return open_; }
     int highest_fd() const noexcept { return highest_fd_; }  // -1 when empty: select()'s nfds is one more
+    // The connection silent longest (-1: none), for --idle-timeout. A scan of every slot, O(n),
+    // like everything else in 04; 05's pool keeps an activity list and answers in O(1).
+    int oldest() const noexcept;
 
 private:
     void erase(int fd);

@@ -26,22 +26,24 @@ EventLoop::EventLoop(cs::Fd listener, Signals& signals, const LoopOptions& optio
 // [slide:select-loop]
 bool EventLoop::run() {
     for (;;) {
-        fd_set readable = read_interest_, writable = write_interest_;  // select() overwrites its copy
+        fd_set ready_to_read = read_interest_, ready_to_write = write_interest_;  // select() overwrites its copy
         int max_fd = std::max({stop_fd_, listener_.get(), connections_.highest_fd()});
-        timeval timeout{};
-        int count = ::select(max_fd + 1, &readable, &writable, nullptr, next_timeout(timeout));
+        int timeout_ms = next_timeout();
+        timeval timeout{timeout_ms / 1000, timeout_ms % 1000 * 1000};
+        int count = ::select(max_fd + 1, &ready_to_read, &ready_to_write, nullptr, timeout_ms < 0 ? nullptr : &timeout);
         if (count < 0) {
             if (errno == EINTR) continue;  // a signal: the stop pipe is readable now, next turn
             log_.info("select() failed: {}", cs::errno_text());
             return false;
         }
         Clock::time_point now = Clock::now();
-        if (FD_ISSET(stop_fd_, &readable) && on_signals()) return true;
-        if (FD_ISSET(listener_.get(), &readable)) accept_clients();
+        if (FD_ISSET(stop_fd_, &ready_to_read) && on_signals()) return true;
+        if (FD_ISSET(listener_.get(), &ready_to_read)) accept_clients();
         for (int fd = 0; fd <= max_fd; ++fd) {  // the O(n) scan: every fd, ready or not
-            bool ready_to_read = FD_ISSET(fd, &readable), ready_to_write = FD_ISSET(fd, &writable);
+            bool readable = FD_ISSET(fd, &ready_to_read);
+            bool writable = FD_ISSET(fd, &ready_to_write);
             Connection* conn = connections_.find(fd);
-            if (conn && (ready_to_read || ready_to_write)) serve(fd, *conn, ready_to_read, ready_to_write, now);
+            if (conn && (readable || writable)) serve(fd, *conn, readable, writable, now);
         }
         if (accept_paused_ && now >= accept_paused_until_) resume_accepting();
         close_idle(now);
@@ -55,7 +57,10 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
     Status status = Status::kOpen;
     if (readable) status = conn.echo.on_readable(scratch_, kReadBudget).status;
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
-    if (status != Status::kOpen) return remove(fd);  // finished (EOF, all echoed) or failed
+    if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
+        unwatch(fd);  // select() must never be handed a closed descriptor: EBADF
+        return connections_.remove(fd);
+    }
     set_interest(fd, conn);
 }
 // [/slide]
@@ -109,10 +114,11 @@ void EventLoop::admit(cs::Fd socket, std::string peer) {
 }
 // [/slide]
 
-// EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() would fail again at once while
-// the listener stays readable, so select() would return at once: a 100 % CPU spin. Instead the
-// listener leaves the read set for a moment; new clients wait in the backlog and are served
-// once descriptors are free. (The reserved-fd trick answers them with a close: see Exercises.)
+// [slide:emfile]
+// EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() fails while the listener stays
+// readable, so the loop would wake at once, again and again: a 100 % CPU spin. We stop watching
+// the listener for a moment; the clients wait in the backlog until descriptors are free.
+// (The reserved-fd trick answers them with a close instead: see Exercises.)
 void EventLoop::pause_accepting() {
     if (!saturated_) {
         log_.info("accept() failed: {}; not accepting for {} ms ({} connections open)", cs::errno_text(),
@@ -128,46 +134,41 @@ void EventLoop::resume_accepting() {
     accept_paused_ = false;
     FD_SET(listener_.get(), &read_interest_);
 }
+// [/slide]
 
 // [slide:idle-timeout]
-// --idle-timeout: one more pass over the table, O(n) per wake-up like the scan in run(), so it
-// changes nothing in 04's cost. 05 has no scan and cannot afford one: it keeps its connections
-// ordered by last activity and looks only at the oldest.
+// --idle-timeout: close from the oldest end while it is past its time. Finding the oldest is the
+// container's business, and the difference between the lessons: 04's table scans every slot,
+// O(n) per wake-up like the scan in run(); 05's pool keeps them in order of activity, O(1).
 void EventLoop::close_idle(Clock::time_point now) {
     if (options_.idle_timeout.count() == 0) return;
-    for (int fd = 0; fd <= connections_.highest_fd(); ++fd) {
+    for (int fd = connections_.oldest(); fd >= 0; fd = connections_.oldest()) {
         const Connection* conn = connections_.find(fd);
-        if (!conn || now - conn->last_active < options_.idle_timeout) continue;
-        FD_CLR(fd, &read_interest_);
-        FD_CLR(fd, &write_interest_);
+        if (now - conn->last_active < options_.idle_timeout) return;
+        unwatch(fd);
         connections_.remove_idle(fd, options_.idle_timeout);
     }
 }
 // [/slide]
 
-// select()'s timeout: the end of an accept pause, or the moment the client that has been silent
-// longest reaches --idle-timeout; nullptr (sleep until a descriptor is ready) when neither.
-timeval* EventLoop::next_timeout(timeval& timeout) const {
+// The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
+// reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.
+int EventLoop::next_timeout() const {
     std::optional<Clock::time_point> wake;
     if (accept_paused_) wake = accept_paused_until_;
-    for (int fd = 0; options_.idle_timeout.count() > 0 && fd <= connections_.highest_fd(); ++fd) {
-        const Connection* conn = connections_.find(fd);
-        if (!conn) continue;
-        Clock::time_point idle_at = conn->last_active + options_.idle_timeout;
+    if (int fd = connections_.oldest(); options_.idle_timeout.count() > 0 && fd >= 0) {
+        Clock::time_point idle_at = connections_.find(fd)->last_active + options_.idle_timeout;
         wake = wake ? std::min(*wake, idle_at) : idle_at;
     }
-    if (!wake) return nullptr;
-    auto left = std::chrono::ceil<std::chrono::microseconds>(*wake - Clock::now()).count();
+    if (!wake) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now()).count();
     left = std::max<decltype(left)>(left, 0);
-    timeout.tv_sec = left / 1'000'000;
-    timeout.tv_usec = left % 1'000'000;
-    return &timeout;
+    return static_cast<int>(left);
 }
 
-void EventLoop::remove(int fd) {
+void EventLoop::unwatch(int fd) {
     FD_CLR(fd, &read_interest_);
     FD_CLR(fd, &write_interest_);
-    connections_.remove(fd);
 }
 
 // Reads the stop pipe; true means stop. SIGUSR1 prints one line and changes nothing else.

@@ -43,8 +43,8 @@ private:
     void pause_accepting();
     void resume_accepting();
     void close_idle(Clock::time_point now);
-    timeval* next_timeout(timeval& timeout) const;
-    void remove(int fd);  // out of the interest sets first: select() must never see a closed fd
+    int next_timeout() const;
+    void unwatch(int fd);  // out of both interest sets, before the fd is closed
     bool on_signals();
 
     fd_set read_interest_{};  // what we watch: kept here and copied for each select() call

@@ -43,8 +43,11 @@ bool EventLoop::run() {
             int fd = ready[i].data.fd;
             if (fd == stop_fd_) return true;
             if (fd == listener_.get()) accept_clients();
+            // EPOLLERR/EPOLLHUP come whether we asked or not: read()/write() will name the error.
+            bool readable = ready[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP);
+            bool writable = ready[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP);
             Connection* conn = connections_.find(fd);
-            if (conn) serve(fd, *conn, ready[i].events, now);
+            if (conn && (readable || writable)) serve(fd, *conn, readable, writable, now);
         }
         if (accept_paused_ && now >= accept_paused_until_) resume_accepting();
         read_again(now);  // edge.cpp
@@ -54,13 +57,14 @@ bool EventLoop::run() {
 // [/slide]
 
 // [slide:serve]
-void EventLoop::serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now) {
+void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now) {
     connections_.touch(fd, now);  // readiness is the peer's doing: it sent bytes, or read some echo
     Status status = Status::kOpen;
-    // EPOLLERR/EPOLLHUP come whether we asked or not: read()/write() will name the error.
-    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) status = read(conn);
-    if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP) && status == Status::kOpen) status = conn.echo.on_writable();
-    if (status != Status::kOpen) return connections_.remove(fd);  // close() also leaves the interest list
+    if (readable) status = read(conn);  // edge.cpp: on_readable(), and whether it stopped short of EAGAIN
+    if (writable && status == Status::kOpen) status = conn.echo.on_writable();
+    if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
+        return connections_.remove(fd);  // close() also takes it off the interest list
+    }
     set_interest(fd, conn);
     if (options_.edge) read_later(fd, conn);  // edge.cpp
 }
@@ -82,7 +86,7 @@ void EventLoop::set_interest(int fd, Connection& conn) {
 
 // [slide:accept]
 void EventLoop::accept_clients() {
-    for (;;) {  // until EAGAIN; edge-triggered, clients left in the backlog would get no new edge
+    for (;;) {  // until EAGAIN: one readiness report may stand for many queued clients
         sockaddr_storage address{};
         socklen_t length = sizeof address;
         // accept4: on Linux the new socket does NOT inherit O_NONBLOCK from the listener.
@@ -119,9 +123,10 @@ void EventLoop::admit(cs::Fd socket, std::string peer) {
 
 // [slide:emfile]
 // EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() fails while the listener stays
-// readable, so a level-triggered loop would spin at 100 % CPU. We stop watching the listener for
-// a moment; the clients wait in the backlog. (The reserved-fd trick would race here: a spare
-// descriptor's number is process-wide, and another loop's accept() can take it.)
+// readable, so the loop would wake at once, again and again: a 100 % CPU spin. We stop watching
+// the listener for a moment; the clients wait in the backlog until descriptors are free.
+// (The reserved-fd trick would race here: a spare descriptor's number is process-wide, and
+// another loop's accept() can take it between our close() and our accept().)
 void EventLoop::pause_accepting() {
     if (!saturated_) {
         log_.info("accept() failed: {}; not accepting for {} ms ({} connections open)", cs::errno_text(),
@@ -141,12 +146,9 @@ void EventLoop::resume_accepting() {
 // [/slide]
 
 // [slide:idle-timeout]
-// --idle-timeout, at O(1) per event: each event moves its connection to the newest end of the
-// pool's activity list, so the oldest end holds the one silent longest. Only that end is looked
-// at, and the walk stops at the first connection still within its time: no scan of 10,000 idle
-// clients, no timer per connection. (nginx keeps one timer per connection in a red-black tree,
-// O(log n) per reset, because its timeouts differ; with one timeout for all, the order of last
-// activity IS the order of expiry.)
+// --idle-timeout: close from the oldest end while it is past its time. Finding the oldest is the
+// container's business, and the difference between the lessons: 04's table scans every slot,
+// O(n) per wake-up like the scan in run(); 05's pool keeps them in order of activity, O(1).
 void EventLoop::close_idle(Clock::time_point now) {
     if (options_.idle_timeout.count() == 0) return;
     for (int fd = connections_.oldest(); fd >= 0; fd = connections_.oldest()) {
@@ -157,11 +159,10 @@ void EventLoop::close_idle(Clock::time_point now) {
 }
 // [/slide]
 
-// epoll_wait()'s timeout: 0 when the read-again list waits (collect new events first, then read),
-// else the end of an accept pause, or the moment the oldest connection reaches --idle-timeout;
-// -1 (sleep until a descriptor is ready) when neither.
+// The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
+// reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.
 int EventLoop::next_timeout() const {
-    if (!again_.empty()) return 0;
+    if (!again_.empty()) return 0;  // edge.cpp: reads are waiting; only collect new events first
     std::optional<Clock::time_point> wake;
     if (accept_paused_) wake = accept_paused_until_;
     if (int fd = connections_.oldest(); options_.idle_timeout.count() > 0 && fd >= 0) {

@@ -56,7 +56,7 @@ public:
 private:
     using Status = lesson04::EchoConnection::Status;
 
-    void serve(int fd, Connection& conn, std::uint32_t events, Clock::time_point now);
+    void serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now);
     void set_interest(int fd, Connection& conn);
     void accept_clients();
     void admit(cs::Fd socket, std::string peer);

@@ -49,7 +49,9 @@ void EventLoop::finish(Clock::time_point deadline) {
         now = Clock::now();
         for (int i = 0; i < count; ++i) {
             int fd = ready[i].data.fd;
-            if (Connection* conn = connections_.find(fd)) serve(fd, *conn, ready[i].events, now);
+            bool readable = ready[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP);
+            bool writable = ready[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP);
+            if (Connection* conn = connections_.find(fd)) serve(fd, *conn, readable, writable, now);
         }
         read_again(now);
     }
