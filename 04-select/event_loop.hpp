@@ -27,6 +27,7 @@ public:
     static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: no sender hogs the loop
     static constexpr auto kAcceptPause = cs::kAcceptPause;
 
+    // Puts the stop pipe and the listener in the read interest set.
     EventLoop(cs::Fd listener, Signals& signals, const LoopOptions& options, const cs::Log& log);
 
     // Serves until SIGINT/SIGTERM (true), or select() itself fails (false: a bug, not a client).

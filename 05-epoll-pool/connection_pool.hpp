@@ -24,12 +24,13 @@
 
 namespace lesson05 {
 
+using lesson04::EchoConnection;  // 04's state machine, linked as it is (lesson04_connection)
 using Clock = std::chrono::steady_clock;
 
 struct Connection {
     Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
-    lesson04::EchoConnection echo;
+    EchoConnection echo;
     std::string peer;            // "127.0.0.1:51234", for the log lines
     Clock::time_point last_active;  // the last event on it: --idle-timeout counts from here
     std::uint32_t interest = 0;  // what epoll watches now (EPOLLIN/EPOLLOUT): skip epoll_ctl when unchanged

@@ -1,11 +1,11 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
 // Built as the lesson05_loop library: 05's main() runs one per thread, 06-prefork's workers one each.
 //
-// event_loop.cpp is 04-select/event_loop.cpp for epoll, in the same order; edge.cpp adds --edge
-// and the fairness budget, finish.cpp the graceful end. Owner: one thread constructs nothing else on it, calls run() and then finish();
-// nothing else touches the loop. Shared with other threads: the Log (thread-safe), the stop fd
-// (only ever readable once rung), the atomic connection count (--max-conns across loops), and
-// stats(): two relaxed atomic counters that any thread may read.
+// 04-select/event_loop.hpp is this class for select(): same members, same order; what 04 has no
+// use for comes last (edge.cpp: --edge and the fairness budget; finish.cpp: the graceful end).
+// Owner: one thread calls run() and then finish(); nothing else touches the loop. Shared with
+// other threads: the Log (thread-safe), the stop fd (only ever readable once rung), the atomic
+// connection count (--max-conns across loops), and stats(), which any thread may call.
 #pragma once
 
 #include "05-epoll-pool/connection_pool.hpp"
@@ -19,7 +19,7 @@
 namespace lesson05 {
 
 struct LoopOptions {
-    std::size_t out_cap = lesson04::EchoConnection::kDefaultOutCap;
+    std::size_t out_cap = EchoConnection::kDefaultOutCap;
     int max_conns = 0;
     bool edge = false;  // --edge: EPOLLET on every descriptor but the stop eventfd
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
@@ -32,17 +32,17 @@ struct LoopStats {
 
 class EventLoop {
 public:
-    static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: the fairness budget
+    static constexpr std::size_t kReadBudget = cs::kReadBudget;  // per connection per turn: no sender hogs the loop
     static constexpr auto kAcceptPause = cs::kAcceptPause;
     static constexpr int kMaxEvents = 256;  // per epoll_wait(); more wait for the next call
     static constexpr auto kQuietBeforeStop = std::chrono::milliseconds(500);  // finish(): silent this long = quiet
     static constexpr auto kStopTick = std::chrono::milliseconds(50);  // finish(): look for newly quiet ones this often
 
-    // epoll_create1() and the first epoll_ctl()s; throws std::system_error naming the call.
+    // Throws std::system_error naming the call (epoll_create1(), epoll_ctl()).
     EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
               const cs::Log& log);
 
-    // Serves until the stop fd is readable (true), or epoll_wait() itself fails (false: a bug).
+    // Serves until the stop fd is readable (true), or epoll_wait() itself fails (false: a bug, not a client).
     bool run();
     // The graceful end (finish.cpp), on run()'s thread once run() returned true: stops watching
     // the stop fd, accepts what is queued, closes the listener; closes the quiet connections and
@@ -54,7 +54,7 @@ public:
     const cs::Fd& listener() const noexcept { return listener_; }
 
 private:
-    using Status = lesson04::EchoConnection::Status;
+    using Status = EchoConnection::Status;
 
     void serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now);
     void set_interest(int fd, Connection& conn);
@@ -83,7 +83,7 @@ private:
     bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
     Clock::time_point accept_paused_until_{};
-    std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer per loop
+    std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer for every client
     std::vector<int> again_;  // edge-triggered: fds to read again next turn
 };
 
