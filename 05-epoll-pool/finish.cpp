@@ -32,7 +32,6 @@ void EventLoop::finish(Clock::time_point deadline) {
         accept_clients();   // a client the kernel queued for us must not be reset by the close below
         listener_.reset();  // close() also takes it off the interest list
     }
-    accept_paused_ = false;
     if (connections_.open() > 0) log_.info("stopping; {} connection(s) open", connections_.open());
     std::vector<epoll_event> ready(kMaxEvents);
     for (;;) {
@@ -40,7 +39,8 @@ void EventLoop::finish(Clock::time_point deadline) {
         close_quiet(now, deadline);
         if (connections_.open() == 0) return;
         auto wait = std::chrono::ceil<std::chrono::milliseconds>(std::min(deadline, now + kStopTick) - now);
-        int count = ::epoll_wait(epoll_.get(), ready.data(), kMaxEvents, static_cast<int>(wait.count()));
+        int timeout_ms = again_.empty() ? static_cast<int>(wait.count()) : 0;  // edge.cpp: reads are waiting
+        int count = ::epoll_wait(epoll_.get(), ready.data(), kMaxEvents, timeout_ms);
         if (count < 0 && errno != EINTR) {
             log_.info("epoll_wait() failed: {}; closing {} connection(s)", cs::errno_text(), connections_.open());
             deadline = now;  // nothing can be served any more: the next turn closes everything

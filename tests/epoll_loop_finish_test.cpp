@@ -36,12 +36,12 @@ long read_to_eof(int fd) {
 }
 
 struct LoopUnderTest {
-    LoopUnderTest() {
+    explicit LoopUnderTest(bool edge = false) {
         cs::Fd listener = cs::listen_tcp({.nonblocking = true});
         port = cs::local_port(listener.get());
         log.set_quiet(true);
         loop = std::make_unique<EventLoop>(std::move(listener), stop.get(),
-                                           LoopOptions{.out_cap = 256 * 1024, .max_conns = 16, .edge = false,
+                                           LoopOptions{.out_cap = 256 * 1024, .max_conns = 16, .edge = edge,
                                                        .idle_timeout = std::chrono::seconds(0)},
                                            open_total, log);
     }
@@ -73,9 +73,11 @@ TEST(EventLoopFinish, ClientQueuedOnTheListenerIsServedThenClosedNotReset) {
     EXPECT_EQ(under.loop->stats().open, 0);
 }
 
-TEST(EventLoopFinish, QuietConnectionClosesAtOnceAndTransferInFlightGetsEveryByteThenEof) {
+class EventLoopFinishBothTriggers : public ::testing::TestWithParam<bool> {};
+
+TEST_P(EventLoopFinishBothTriggers, QuietConnectionClosesAtOnceAndTransferInFlightGetsEveryByteThenEof) {
     constexpr long kTotal = 16L * 1024 * 1024;
-    LoopUnderTest under;
+    LoopUnderTest under(GetParam());
     std::thread serving([&] {
         if (under.loop->run()) under.loop->finish(Clock::now() + 30s);
     });
@@ -96,6 +98,9 @@ TEST(EventLoopFinish, QuietConnectionClosesAtOnceAndTransferInFlightGetsEveryByt
     serving.join();
     EXPECT_LT(std::chrono::steady_clock::now() - start, 20s) << "finish() returned once both were done";
 }
+
+INSTANTIATE_TEST_SUITE_P(EventLoopFinish, EventLoopFinishBothTriggers, ::testing::Values(false, true),
+                         [](const auto& trigger) { return std::string(trigger.param ? "Edge" : "Level"); });
 
 TEST(EventLoopFinish, DeadlineClosesAClientThatNeverReadsItsEcho) {
     LoopUnderTest under;
