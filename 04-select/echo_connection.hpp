@@ -83,7 +83,7 @@ private:
 
 }  // namespace lesson04
 
-// 06-prefork and tests/broken/ still spell it EchoConnection, from when it lived in common/.
+// 06-prefork and tests/broken/ still spell it cs::EchoConnection, from when it lived in common/.
 namespace cs {
 using lesson04::EchoConnection;
 }  // namespace cs
