@@ -35,7 +35,12 @@ public:
 
     struct ReadOutcome {
         Status status = Status::kOpen;
-        bool drained = false;  // the last read() said EAGAIN (edge-triggered loops need this)
+        bool drained = false;  // nothing left to read now: EAGAIN, EOF, or a short read (kShortRead)
+    };
+
+    enum class ReadUntil {
+        kShortRead,  // level-triggered loops (select, epoll without EPOLLET): a short read means empty
+        kEagain,     // edge-triggered loops: only EAGAIN proves the socket is empty
     };
 
     EchoConnection(cs::Fd socket, std::size_t out_cap = kDefaultOutCap);
@@ -44,9 +49,10 @@ public:
 
     int fd() const noexcept { return socket_.get(); }
 
-    // Reads until EAGAIN, EOF, `budget` bytes, or the output cap, echoing as it goes. `scratch`
+    // Reads until `until`, EOF, `budget` bytes, or the output cap, echoing as it goes. `scratch`
     // is the loop's shared read buffer (one per loop, not one per connection).
-    ReadOutcome on_readable(std::span<std::byte> scratch, std::size_t budget = SIZE_MAX);
+    ReadOutcome on_readable(std::span<std::byte> scratch, std::size_t budget = SIZE_MAX,
+                            ReadUntil until = ReadUntil::kEagain);
 
     // Writes pending output until EAGAIN or nothing is left.
     Status on_writable();

@@ -55,7 +55,7 @@ bool EventLoop::run() {
 void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now) {
     connections_.touch(fd, now);  // readiness is the peer's doing: it sent bytes, or read some echo
     Status status = Status::kOpen;
-    if (readable) status = conn.echo.on_readable(scratch_, kReadBudget).status;
+    if (readable) status = conn.echo.on_readable(scratch_, kReadBudget, EchoConnection::ReadUntil::kShortRead).status;
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
     if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
         unwatch(fd);  // select() must never be handed a closed descriptor: EBADF

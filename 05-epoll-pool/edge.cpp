@@ -12,8 +12,11 @@ namespace lesson05 {
 std::uint32_t EventLoop::edge_flag() const noexcept { return options_.edge ? EPOLLET : 0u; }
 
 EventLoop::Status EventLoop::read(Connection& conn) {
-    auto outcome = conn.echo.on_readable(scratch_, kReadBudget);
-    conn.unread = !outcome.drained;  // stopped by the budget or the cap, not by EAGAIN
+    // Level-triggered, a short read is the end for now (epoll_wait() tells us when more comes);
+    // edge-triggered, only EAGAIN is: an EOF that arrived with the bytes would bring no new edge.
+    auto until = options_.edge ? EchoConnection::ReadUntil::kEagain : EchoConnection::ReadUntil::kShortRead;
+    auto outcome = conn.echo.on_readable(scratch_, kReadBudget, until);
+    conn.unread = !outcome.drained;  // stopped by the budget or the cap, not by an empty socket
     return outcome.status;
 }
 
