@@ -154,6 +154,7 @@ void EventLoop::close_idle(Clock::time_point now) {
 // The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
 // reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.
 int EventLoop::next_timeout() const {
+    if (options_.busy_poll) return 0;  // look and return at once: a loop that never sleeps
     std::optional<Clock::time_point> wake;
     if (accept_paused_) wake = accept_paused_until_;
     if (int fd = connections_.oldest(); options_.idle_timeout.count() > 0 && fd >= 0) {

@@ -20,6 +20,7 @@ struct LoopOptions {
     std::size_t out_cap = EchoConnection::kDefaultOutCap;
     int max_conns = FD_SETSIZE;
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
+    bool busy_poll = false;  // --busy-poll: select() never sleeps (the experiment in the README)
 };
 
 class EventLoop {

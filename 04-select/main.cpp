@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     lesson04::LoopOptions loop_options;
     cli.add_size("--out-cap", loop_options.out_cap, "Pending echo bytes per client before we stop reading from it");
+    cli.add_flag("--busy-poll", loop_options.busy_poll, "Experiment: select() with a zero timeout, a loop that never sleeps");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("04-select");

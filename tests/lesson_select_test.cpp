@@ -6,6 +6,7 @@
 #include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
+#include "tests/support/hardening.hpp"
 #include "tests/support/proc.hpp"
 #include "tests/support/stats_lines.hpp"
 
@@ -44,6 +45,26 @@ TEST(Select, ElevenHundredClientsAtOnceServeAThousandAndRefuseTheRestCleanly) {
     after.expect_echo("served after the crowd left\n");
 }
 // [/slide]
+
+// Seed 001's claim, measured: a loop that polls instead of sleeping in select() burns a core even
+// when every client is idle; the same server sleeping in select() uses nothing.
+TEST(Select, BusyPollBurnsACoreWithIdleClientsWhereSelectSleeps) {
+    for (bool busy : {false, true}) {
+        ServerProcess server = start_server(select_server(), busy ? std::vector<std::string>{"--busy-poll"}
+                                                                  : std::vector<std::string>{});
+        std::vector<Client> idle;
+        for (int i = 0; i < 10; ++i) {
+            idle.push_back(Client::connect(server.port()));
+            idle.back().expect_echo("then silence\n");
+        }
+        double share = cpu_share_over(server.pid(), 1s);
+        if (busy) {
+            EXPECT_GT(share, 0.5) << "--busy-poll: a loop that never sleeps should use most of a core";
+        } else {
+            EXPECT_LT(share, 0.05) << "sleeping in select() with idle clients should cost nothing";
+        }
+    }
+}
 
 TEST(Select, OutCapOptionIsAcceptedAndListedInHelp) {
     RunResult help = run_to_exit(resolved(select_server()).binary, {"--help"});
