@@ -5,9 +5,11 @@
 #include "common/net.hpp"
 #include "tests/conformance.hpp"
 #include "tests/event_loop_suite.hpp"
+#include "tests/exercise.hpp"
 #include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
+#include "tests/support/hardening.hpp"
 #include "tests/support/proc.hpp"
 #include "tests/support/stats_lines.hpp"
 
@@ -187,6 +189,58 @@ TEST(Epoll, EdgeTriggeredEchoesABurstLargerThanOneReadWithNothingSentAfterIt) {
         ADD_FAILURE() << "the echo stopped short (" << error.what() << "): with --edge, read each ready "
                       << "connection until read() says EAGAIN, or remember to read it again";
     }
+}
+
+// The README's exercises (tests/exercise.hpp): each runs once the server offers the exercise's option.
+TEST(Exercise, Epoll2OneAcceptorHandsClientsToEveryLoop) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(epoll_server(), "--acceptor");
+    ServerProcess server = start_server(epoll_server(), {"--threads", "2", "--acceptor"});
+    std::vector<Client> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("held " + std::to_string(i) + "\n");
+    }
+    EXPECT_EQ(listening_sockets(server.pid()), 1) << "one acceptor: one listening socket, no SO_REUSEPORT group";
+    std::vector<StatsLine> lines = request_stats(server);
+    ASSERT_EQ(lines.size(), 1u) << server.stderr_text();
+    EXPECT_GT(lines[0].at("loop 0 open"), 0u) << "the acceptor hands clients to every loop";
+    EXPECT_GT(lines[0].at("loop 1 open"), 0u) << "the acceptor hands clients to every loop";
+}
+
+TEST(Exercise, Epoll3ReservedFdAnswersEveryClientWithTwoLoops) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(epoll_server(), "--reserve-fd");
+    exercise::expect_every_client_answered_out_of_descriptors(epoll_server(), {"--reserve-fd", "--threads", "2"});
+}
+
+TEST(Exercise, Epoll4SendTimeoutClosesAStuckEchoButNotASilentClient) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(epoll_server(), "--send-timeout");
+    ServerProcess server = start_server(epoll_server(), {"--send-timeout", "1", "--idle-timeout", "60"});
+    Client silent = Client::connect(server.port());
+    silent.expect_echo("then silence\n");
+    Client stuck = Client::connect_with_receive_buffer(server.port(), 4096);
+    stuck.send_within(std::string(std::size_t{4} << 20, 'x'), 2s);  // never reads: its echo stops moving
+    bool closed = false;
+    for (auto deadline = std::chrono::steady_clock::now() + 5s; !closed && std::chrono::steady_clock::now() < deadline;) {
+        std::vector<StatsLine> lines = request_stats(server);
+        closed = !lines.empty() && lines.back().at("open") == 1;
+    }
+    EXPECT_TRUE(closed) << "a pending echo that makes no progress for 1 s closes its connection\n"
+                        << server.stderr_text().substr(0, 2000);
+    silent.expect_echo("still here\n");  // silence is --idle-timeout's business (60 s)
+}
+
+TEST(Exercise, Epoll5ArmedEpolloutInEdgeModeNeitherSpinsNorLosesBytes) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(epoll_server(), "--always-out");
+    ServerProcess server = start_server(epoll_server(), {"--edge", "--always-out"});
+    std::vector<Client> idle;
+    for (int i = 0; i < 10; ++i) {
+        idle.push_back(Client::connect(server.port()));
+        idle.back().expect_echo("then silence\n");
+    }
+    EXPECT_LT(cpu_share_over(server.pid(), 1s), 0.05) << "an armed EPOLLOUT must not wake an edge-triggered loop";
+    Client bulk = Client::connect(server.port());
+    std::string payload = pattern_bytes(std::size_t{4} << 20);
+    EXPECT_EQ(echo_large(bulk, payload, 10s), payload) << "every byte back, though no epoll_ctl(MOD) ever ran";
 }
 
 }  // namespace

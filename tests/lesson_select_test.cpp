@@ -3,6 +3,7 @@
 // Then issue #9's hardening: slow clients, --idle-timeout, the SIGUSR1 stats line.
 #include "tests/conformance.hpp"
 #include "tests/event_loop_suite.hpp"
+#include "tests/exercise.hpp"
 #include "tests/hardening.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/crowd.hpp"
@@ -96,6 +97,40 @@ TEST(Select, SigusrOnePrintsOpenAndAcceptedCounts) {
     EXPECT_EQ(stats[0].at("open"), 3u);
     EXPECT_EQ(stats[0].at("accepted"), 4u);
     for (auto& client : held) client.expect_echo("and nothing else changed\n");
+}
+
+// The README's exercises (tests/exercise.hpp): each runs once the server offers the exercise's option.
+TEST(Exercise, Select1ReservedFdAnswersEveryClientWhenOutOfDescriptors) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(select_server(), "--reserve-fd");
+    exercise::expect_every_client_answered_out_of_descriptors(select_server(), {"--reserve-fd"});
+}
+
+TEST(Exercise, Select3PollServesEveryClientPastFdSetsize) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(select_server(), "--poll");
+    constexpr int kClients = 1100;
+    if (!event_loop::raise_own_nofile(kClients + 64)) GTEST_SKIP() << "ulimit -Hn is below " << kClients + 64;
+    ServerProcess server = start_server(select_server(), {"--poll", "--max-conns", "2000"}, rlim_t{4096});
+    CrowdResult crowd = run_crowd(server.port(), {.clients = kClients, .deadline = 30s});
+    EXPECT_EQ(crowd.echoed, kClients) << "poll() has no FD_SETSIZE: every client should be served ("
+                                      << crowd.first_error << ")";
+}
+
+TEST(Exercise, Select4PselectNeedsNoPipeAndStillStopsAndReports) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(select_server(), "--pselect");
+    ServerProcess server = start_server(select_server(), {"--pselect"});
+    std::vector<Client> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(Client::connect(server.port()));
+        clients.back().expect_echo("held\n");
+    }
+    EXPECT_EQ(pipes_from_fd_three(server.pid()), 0) << "pselect() replaces the self-pipe";
+    std::vector<StatsLine> lines = request_stats(server);
+    ASSERT_EQ(lines.size(), 1u) << "SIGUSR1 must still print one stats line\n" << server.stderr_text();
+    EXPECT_EQ(lines[0].at("open"), 3u);
+    server.signal(SIGTERM);
+    auto status = server.wait_exit(1s);
+    ASSERT_TRUE(status.has_value()) << "SIGTERM must still stop the loop at once";
+    EXPECT_EQ(status->code, 0) << status->describe();
 }
 
 }  // namespace
