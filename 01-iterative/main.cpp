@@ -5,9 +5,10 @@
 //   and 04-select each fix that.
 // Run: build/bin/echo-iterative      Watch: two `nc -N 127.0.0.1 9001`, then `ss -tn '( sport = :9001 )'`
 //   and `kill -USR1 $(pgrep -n echo-iterative)` (the stats line comes when no client is served)
+#include "01-iterative/echo.hpp"
+#include "01-iterative/listen.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"

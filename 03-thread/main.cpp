@@ -8,7 +8,7 @@
 #include "03-thread/connections.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"

@@ -7,7 +7,7 @@
 // Grade: scripts/grade --lesson 02-process --server build/bin/echo-process-starter
 //   (see grading/README.md). As it is, it hangs up on every client and scores low.
 #include "common/cli.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"

@@ -8,7 +8,7 @@
 // Grade: scripts/grade --lesson 03-thread --server build/bin/echo-thread-starter
 //   (see grading/README.md). As it is, it hangs up on every client and scores low.
 #include "common/cli.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"

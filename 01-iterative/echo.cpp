@@ -1,8 +1,8 @@
-// common/echo.cpp — echo one connection to EOF with read_some() and writen(), and the idle timeout.
-// taught in: 01-iterative
-#include "common/echo.hpp"
+// 01-iterative/echo.cpp — echo one connection to EOF with read_some() and writen(), and the idle timeout.
+// 02 and 03 run it unchanged in each child or thread (through lesson01_io).
+#include "01-iterative/echo.hpp"
 
-#include "common/rio.hpp"
+#include "01-iterative/rio.hpp"
 
 #include <cerrno>
 #include <memory>
