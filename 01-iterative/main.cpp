@@ -96,6 +96,10 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
     while (!stop_requested) {
         if (stats_requested) report_stats(accepted, log);  // SIGUSR1 woke accept(), or came during a client
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
+        // [todo:2 what accept() may say | tests: ServesFourThousandRoundTripsWithOnlyThirtyTwoDescriptors, SigtermExitsZeroWithinTwoSecondsLeavingNoProcess]
+        //? When accept() fails: leave the loop if a stop was requested; go round again at once on
+        //? EINTR (a signal) and ECONNABORTED (the client left before we accepted it); on anything
+        //? else (EMFILE: out of descriptors) log it and pause cs::kAcceptPause instead of spinning.
         if (connfd < 0) {
             if (stop_requested) break;
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
@@ -105,6 +109,8 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
             std::this_thread::sleep_for(cs::kAcceptPause);
             continue;
         }
+        //| if (connfd < 0) continue;  // spins at 100% CPU when out of descriptors
+        // [/todo]
         cs::Fd conn{connfd};
         ++accepted;
         client_fd = connfd;
