@@ -112,6 +112,10 @@ class MakeStarter(unittest.TestCase):
             "twice": "// [todo:1 a]\n// [/todo]\n// [todo:1 b]\n// [/todo]\n",
             "no // [todo": "int main() {}\n",
         }
+        with tempfile.TemporaryDirectory() as tmp:
+            Path(tmp, "a.hpp").write_text("// [todo:1 a]\n// [/todo]\n", encoding="utf-8")
+            done = run(tmp, str(Path(tmp, "out")))
+            self.assertEqual((done.returncode, "a todo in a header" in done.stderr), (1, True), done.stderr)
         for phrase, text in cases.items():
             with self.subTest(phrase=phrase), tempfile.TemporaryDirectory() as tmp:
                 Path(tmp, "main.cpp").write_text(text, encoding="utf-8")
