@@ -1,5 +1,6 @@
 // 01-iterative/main.cpp — echo server that serves one client at a time.
-// New here: the accept loop, and a robust (RIO) reader that survives short counts and EINTR.
+// New here: the accept loop; listen.cpp opens the listening socket, echo.cpp echoes with rio.cpp's
+//   robust I/O, which survives short counts and EINTR (02 and later reuse all three: lesson01_io).
 // Known limit: while one client is connected, every other client waits in the listen backlog;
 //   one slow client stops everyone (--idle-timeout only bounds how long). 02-process, 03-thread
 //   and 04-select each fix that.
