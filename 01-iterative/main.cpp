@@ -1,13 +1,15 @@
 // 01-iterative/main.cpp — echo server that serves one client at a time.
-// New here: the accept loop, and a robust (RIO) reader that survives short counts and EINTR.
+// New here: the accept loop; listen.cpp opens the listening socket, echo.cpp echoes with rio.cpp's
+//   robust I/O, which survives short counts and EINTR (02 and later reuse all three: lesson01_io).
 // Known limit: while one client is connected, every other client waits in the listen backlog;
 //   one slow client stops everyone (--idle-timeout only bounds how long). 02-process, 03-thread
 //   and 04-select each fix that.
 // Run: build/bin/echo-iterative      Watch: two `nc -N 127.0.0.1 9001`, then `ss -tn '( sport = :9001 )'`
 //   and `kill -USR1 $(pgrep -n echo-iterative)` (the stats line comes when no client is served)
+#include "01-iterative/echo.hpp"
+#include "01-iterative/listen.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -95,6 +97,10 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
     while (!stop_requested) {
         if (stats_requested) report_stats(accepted, log);  // SIGUSR1 woke accept(), or came during a client
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
+        // [todo:2 what accept() may say | tests: ServesFourThousandRoundTripsWithOnlyThirtyTwoDescriptors, SigtermExitsZeroWithinTwoSecondsLeavingNoProcess]
+        //? When accept() fails: leave the loop if a stop was requested; go round again at once on
+        //? EINTR (a signal) and ECONNABORTED (the client left before we accepted it); on anything
+        //? else (EMFILE: out of descriptors) log it and pause cs::kAcceptPause instead of spinning.
         if (connfd < 0) {
             if (stop_requested) break;
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
@@ -104,6 +110,8 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
             std::this_thread::sleep_for(cs::kAcceptPause);
             continue;
         }
+        //| if (connfd < 0) continue;  // spins at 100% CPU when out of descriptors
+        // [/todo]
         cs::Fd conn{connfd};
         ++accepted;
         client_fd = connfd;

@@ -21,11 +21,16 @@ std::string describe(int status) {
 // [slide:sigchld]
 void on_sigchld(int) {
     int saved_errno = errno;  // waitpid() sets errno; the code we interrupted may be about to read it
+    // [todo:2 reap every child | tests: ThreeRoundsOfOneHundredFiftySimultaneousClientsLeaveNoZombieAndNoDescriptor, TwoHundredShortConnectionsLeaveNoChildAfterOneSecond, StormOfExitingChildrenFailsNoConnectionOfAnotherClient]
+    //? waitpid() every child that has ended, without blocking (WNOHANG), and tell the table
+    //? (reaper_table->mark_reaped(pid, status)) so the accept loop logs it and frees its slot.
+    //? One SIGCHLD may stand for many children: how many waitpid() calls does that take?
     int status = 0;
     pid_t pid;
     // Loop until nothing is left: standard signals do not queue, so ten children that end
     // together may arrive as ONE SIGCHLD. Reaping only one per signal leaves zombies behind.
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) reaper_table->mark_reaped(pid, status);
+    // [/todo]
     errno = saved_errno;
 }
 // [/slide]

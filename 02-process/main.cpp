@@ -9,7 +9,7 @@
 #include "02-process/signals.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -82,6 +82,11 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 }
 // [/slide]
 
+// [todo:1 one child per client | tests: FiftyClientsHeldAtOnceAreFiftyLiveChildren, LogsTheChildPidOnEachConnectionLine, EchoesOneLine, SigtermWithTwentyConnectedClientsEndsEveryChild]
+//? fork() after accept(). The child closes the listening socket (it never accepts), gives the
+//? signals back their default actions (lesson02::restore_signals_in_child), runs serve_client()
+//? and _exit()s. The parent records the pid (children.add, with SIGCHLD blocked meanwhile:
+//? lesson02::SignalBlock), logs "PEER: forked child PID (fd N)", and closes its copy of connfd.
 // [slide:child]
 [[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, int idle_timeout, const cs::Log& log,
                            const sigset_t& mask) {
@@ -110,6 +115,12 @@ void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, in
 }   // the parent closes its copy of connfd here. The socket stays open: the child holds the other
     // reference. Forget this close and the client never sees EOF when the child exits.
 // [/slide]
+//| void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, int idle_timeout,
+//|                  const cs::Log& log) {
+//|     (void)listener, (void)children, (void)idle_timeout, (void)serve_client;  // the child's work, ready
+//|     log.conn("{}: not served yet (TODO 1); hanging up", cs::peer_endpoint(conn.get()));
+//| }
+// [/todo]
 
 // Open: the children not reaped yet. (A SIGUSR1 that lands between the loop's flag test and
 // accept() waits for the next wake-up, as a reaped child's log line does: a gap these can live with.)

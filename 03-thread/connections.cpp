@@ -18,6 +18,10 @@ bool Connections::start(cs::Fd socket, Work work, const cs::Log& log) {
                  max_conns_, socket.get());
         return false;
     }
+    // [todo:1 one thread per client | tests: FiftyClientsHeldAtOnceAreFiftyExtraThreads, LogsPidAndTheWorkerThreadId, EchoesOneLine, SigtermWithTwentyConnectedClientsJoinsEveryThread]
+    //? Start a std::jthread that runs work(connection->socket), then finish(*connection). Give it
+    //? the address of its own list node, never of a variable of this loop. Creating a thread can
+    //? fail (std::system_error): log "pthread_create() failed", drop the node, return false.
     try {
         // Without the mutex: creating a thread takes a while, and workers that finish need the
         // mutex meanwhile. The thread captures a reference to its own list node: that address
@@ -33,6 +37,10 @@ bool Connections::start(cs::Fd socket, Work work, const cs::Log& log) {
         list_.pop_back();  // still the last node: only this (the accept) thread adds
         return false;
     }
+    //| (void)work;
+    //| log.conn("{}: not served yet (TODO 1); hanging up", cs::peer_endpoint(connection->socket.get()));
+    //| finish(*connection);
+    // [/todo]
     return true;
 }
 // [/slide]
@@ -55,6 +63,9 @@ void Connections::finish(Connection& connection) {
 // A thread that ended but was not joined keeps its stack until join(): the thread version of a
 // zombie. The accept loop calls this each time it wakes, as 02's loop reports reaped children.
 void Connections::join_finished() {
+    // [todo:2 join the finished threads | tests: ThreadCountReturnsToBaselineAfterTwoHundredConnections, ThreeRoundsOfOneHundredFiftySimultaneousClientsLeaveNoThreadAndNoDescriptor, OverTheCapANewClientIsClosedAndTheServerGoesOn]
+    //? Under the mutex, move the nodes whose worker is done out of list_ (std::list::splice);
+    //? then let them go without the mutex held: a std::jthread joins in its destructor.
     std::list<Connection> finished;
     {
         std::lock_guard lock(mutex_);
@@ -64,6 +75,7 @@ void Connections::join_finished() {
             it = next;
         }
     }
+    // [/todo]
 }   // destroying `finished` joins each thread (std::jthread's destructor), without the mutex held:
     // a done worker has taken the mutex for the last time, so none of these joins waits long.
 // [/slide]

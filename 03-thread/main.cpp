@@ -9,7 +9,7 @@
 #include "03-thread/pool.hpp"
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"

@@ -2,9 +2,8 @@
 // taught in: 01-iterative
 //
 // Two layers:
-//  * readn()/writen(): unbuffered, for blocking descriptors. They hide the two facts of life
-//    every socket program meets: a read or write may move fewer bytes than asked (a short
-//    count), and a signal may interrupt a blocked call (EINTR). Both are retried here.
+//  * readn()/read_some()/writen(): unbuffered, for blocking descriptors. 01 shows them, so they
+//    live in 01-iterative/rio.hpp (included here); they retry short counts and EINTR.
 //  * LineReader: a per-connection buffered reader with readline(), read_lines() and readn().
 //    It is deliberately non-copyable and non-movable: the bytes it has buffered belong to one
 //    connection, and a copy of the reader is a copy of those bytes that one of the two owners
@@ -15,29 +14,14 @@
 // per-connection error must close that connection and nothing else.
 #pragma once
 
+#include "01-iterative/rio.hpp"
+
 #include <cstddef>
 #include <memory>
 #include <span>
-#include <string_view>
 #include <sys/types.h>
 
 namespace cs {
-
-// Reads until `out` is full or EOF. Returns the byte count (less than out.size() only at EOF),
-// or -1 with errno set. Retries EINTR and short counts.
-ssize_t readn(int fd, std::span<std::byte> out);
-
-// One read(), retried after EINTR: whatever the kernel has now (at least one byte), 0 at EOF, or
-// -1 with errno set. What an echo needs: it never waits for more than the peer has sent.
-ssize_t read_some(int fd, std::span<std::byte> out);
-
-// Writes all of `in`. Returns in.size(), or -1 with errno set (EPIPE, ECONNRESET, ...).
-ssize_t writen(int fd, std::span<const std::byte> in);
-
-// Convenience for tests and text: the bytes of a string, without copying.
-inline std::span<const std::byte> as_bytes(std::string_view text) {
-    return std::as_bytes(std::span<const char>(text.data(), text.size()));
-}
 
 // One per connection; owned by whoever serves that connection (one thread or process).
 class LineReader {

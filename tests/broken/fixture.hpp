@@ -11,7 +11,7 @@
 // accept(), select() or epoll_wait() alike, so every loop below can just test stop_requested().
 #pragma once
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 

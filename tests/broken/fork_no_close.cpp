@@ -8,7 +8,7 @@
 // waits for the server's EOF: see tests/broken/expected.toml).
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 
 #include <cerrno>
 #include <csignal>

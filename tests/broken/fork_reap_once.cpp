@@ -7,7 +7,7 @@
 // tests, which count zombies (see tests/broken/expected.toml).
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 
 #include <cerrno>
 #include <csignal>

@@ -8,7 +8,7 @@
 // trusting that connect() (or accept()) succeeded.
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/net.hpp"
 
 #include <cerrno>

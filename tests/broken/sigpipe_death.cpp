@@ -8,7 +8,7 @@
 // which raises no signal (see tests/broken/expected.toml).
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 
 namespace {
 

@@ -5,7 +5,7 @@
 // that needs a running server, and still grade the command line (--help, bad usage, port in use).
 // Standalone on purpose: run_fixture() would print the right line.
 #include "common/cli.hpp"
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/fd.hpp"
 #include "common/net.hpp"
 

@@ -7,7 +7,7 @@
 // Conformance.EchoesTwentyClientsHeldOpenAtOnce, and by 03-thread's own tests (expected.toml).
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo.hpp"
+#include "01-iterative/echo.hpp"
 #include "common/net.hpp"
 
 #include <cerrno>

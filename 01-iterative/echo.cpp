@@ -1,8 +1,8 @@
-// common/echo.cpp — echo one connection to EOF with read_some() and writen(), and the idle timeout.
-// taught in: 01-iterative
-#include "common/echo.hpp"
+// 01-iterative/echo.cpp — echo one connection to EOF with read_some() and writen(), and the idle timeout.
+// 02 and 03 run it unchanged in each child or thread (through lesson01_io).
+#include "01-iterative/echo.hpp"
 
-#include "common/rio.hpp"
+#include "01-iterative/rio.hpp"
 
 #include <cerrno>
 #include <memory>
@@ -35,6 +35,11 @@ bool set_idle_timeout(int connfd, int seconds) {
 }
 // [/slide]
 
+// [todo:1 the echo loop | tests: EchoesOneLine, EchoesBytesWithoutNewlineBeforeHalfClose, EchoesEightMiBLine, ClosesConnectionAfterClientEofAndFullEcho, SurvivesClientThatClosesWithoutReading, EchoesPartialLineWhenClientHalfCloses]
+//? Read what the client sent with read_some() (rio.hpp) into a kEchoChunk buffer, and writen() all
+//? of it back, until read_some() returns 0 (EOF). Never wait for a '\n' (RFC 862). On -1, fill in
+//? the EchoResult (echo.hpp): EAGAIN means the idle timeout ran out (idle, not an error).
+//? Count the bytes echoed. One client's error ends that client only: never exit().
 namespace {
 
 // On a blocking socket, EAGAIN can only mean that SO_RCVTIMEO or SO_SNDTIMEO ran out.
@@ -67,5 +72,10 @@ EchoResult echo_until_eof(int connfd) {
     }
 }
 // [/slide]
+//| EchoResult echo_until_eof(int connfd) {
+//|     (void)connfd;  // not served yet: the client is hung up on at once
+//|     return {};
+//| }
+// [/todo]
 
 }  // namespace cs

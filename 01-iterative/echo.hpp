@@ -1,5 +1,4 @@
-// common/echo.hpp — the blocking echo loop that 01, 02 and 03 run for each connection.
-// taught in: 01-iterative
+// 01-iterative/echo.hpp — the blocking echo loop that 01, 02 and 03 run for each connection.
 //
 // read() what the client has sent, write all of it back with writen(), until the client's EOF.
 // Every byte goes back as soon as it has been read (RFC 862): a prompt or a message without a
