@@ -25,6 +25,11 @@ struct EchoResult {
 // Returns false (errno set) when setsockopt() fails.
 bool set_idle_timeout(int connfd, int seconds);
 
+// TCP_NODELAY: Nagle off. An echo is interactive, and when a write() is cut short (a full send
+// buffer) its tail goes out later as a small segment, which Nagle holds until the client's delayed
+// ACK, about 40 ms. A failure costs only speed: the caller may ignore it.
+bool set_no_delay(int connfd);
+
 EchoResult echo_until_eof(int connfd);
 
 }  // namespace cs

@@ -69,6 +69,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
     log.conn("{} connected (fd {})", peer, conn.get());
     // Here more than anywhere a silent client costs: it holds the only place there is.
     if (!cs::set_idle_timeout(conn.get(), idle_timeout)) log.info("setsockopt() failed: {}", cs::errno_text());
+    cs::set_no_delay(conn.get());  // echoes are interactive: no 40 ms Nagle waits (echo.hpp)
     cs::EchoResult result = cs::echo_until_eof(conn.get());
     if (result.idle) {
         log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,

@@ -95,6 +95,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
     log.conn("{} connected (fd {})", peer, conn.get());
     // A silent client would hold its thread, and a place under --max-conns, forever.
     if (!cs::set_idle_timeout(conn.get(), idle_timeout)) log.info("setsockopt() failed: {}", cs::errno_text());
+    cs::set_no_delay(conn.get());  // echoes are interactive: no 40 ms Nagle waits (echo.hpp)
     cs::EchoResult result = cs::echo_until_eof(conn.get());
     if (result.idle) {
         log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,

@@ -2,8 +2,7 @@
 // The prethreaded server (CS:APP's sbuf, UNP 30.11): N threads made once, a queue of at most N
 // connected sockets, a free thread takes the oldest. Against a thread per client: no thread made per
 // client, a fixed bill, but only N served at once: client N+1 is accepted and waits for a free thread.
-// Threads: the accept thread submits and stops; pool threads run(). All shared state is under mutex_,
-// and a served socket is closed under it, so shutdown_all() never hits a reused number.
+// Threads: all shared state is under mutex_; a socket is closed under it (no reused number hit).
 #pragma once
 
 #include "common/fd.hpp"
