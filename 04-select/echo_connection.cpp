@@ -47,6 +47,10 @@ std::size_t EchoConnection::send_now(std::span<const std::byte> bytes) {
 
 EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scratch, std::size_t budget,
                                                          ReadUntil until) {
+    // [todo:3 read, echo at once, queue the rest | tests: SilentPartialLineDoesNotDelayAnotherClient, OneByteDribbleAndAFastClientAreBothServed, FloodingClientDoesNotStarveAnother, EchoesBytesWithoutNewlineBeforeHalfClose]
+    //? While wants_read(), under `budget` bytes and without an error: read() into scratch. EAGAIN:
+    //? drained, stop. 0: the peer's EOF (peer_eof_), stop. Else send_now() what came when nothing is
+    //? pending, append the rest to pending_, and stop after a short read when `until` says so.
     ReadOutcome outcome;
     std::size_t read_so_far = 0;
     // [slide:read-loop]
@@ -83,17 +87,25 @@ EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scr
         }
     }
     // [/slide]
+    //| ReadOutcome outcome;
+    //| (void)scratch, (void)budget, (void)until;
+    //| fail("read", ENOSYS);  // not written yet: every client is hung up on
+    // [/todo]
     outcome.status = status_after_io();
     return outcome;
 }
 
 EchoConnection::Status EchoConnection::on_writable() {
+    // [todo:4 send what is pending | tests: ClientThatSendsWithoutReadingCostsAboutTheCapAndGetsEveryByteBack]
+    //? send_now() the pending bytes from pending_begin_ on, until they are all sent or the socket
+    //? takes nothing more (EAGAIN), and move pending_begin_ past what went out.
     while (pending_bytes() > 0 && error_ == 0) {
         auto queued = std::as_bytes(std::span(pending_)).subspan(pending_begin_);
         std::size_t sent = send_now(queued);
         if (sent == 0) break;  // EAGAIN (or an error, seen below)
         pending_begin_ += sent;
     }
+    // [/todo]
     if (pending_bytes() == 0) {
         pending_ = std::string();  // give the memory back: an idle connection keeps no buffer
         pending_begin_ = 0;

@@ -39,12 +39,22 @@ bool EventLoop::run() {
         Clock::time_point now = Clock::now();
         if (FD_ISSET(stop_fd_, &ready_to_read) && on_signals()) return true;
         if (FD_ISSET(listener_.get(), &ready_to_read)) accept_clients();
+        // [todo:1 serve what select() says is ready | tests: EchoesOneLine, FiftyClientsHeldOpenAreAllEchoed, FiveHundredClientsHeldOpenAreAllEchoed]
+        //? select() left in ready_to_read / ready_to_write only the descriptors that are ready. Look
+        //? at every fd up to max_fd (FD_ISSET), find its Connection, and serve() it once this turn.
         for (int fd = 0; fd <= max_fd; ++fd) {  // the O(n) scan: every fd, ready or not
             bool readable = FD_ISSET(fd, &ready_to_read);
             bool writable = FD_ISSET(fd, &ready_to_write);
             Connection* conn = connections_.find(fd);
             if (conn && (readable || writable)) serve(fd, *conn, readable, writable, now);
         }
+        //| for (int fd = 0; fd <= max_fd; ++fd) {  // not served yet: a client that sends is hung up on
+        //|     if (connections_.find(fd) && FD_ISSET(fd, &ready_to_read)) {
+        //|         unwatch(fd);
+        //|         connections_.remove(fd);
+        //|     }
+        //| }
+        // [/todo]
         if (accept_paused_ && now >= accept_paused_until_) resume_accepting();
         close_idle(now);
     }
@@ -70,10 +80,16 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
 // while an echo is pending. A socket is almost always writable, so a permanent write interest
 // would make select() return at once, forever.
 void EventLoop::set_interest(int fd, const Connection& conn) {
+    // [todo:2 interest follows the state | tests: ClientThatSendsWithoutReadingCostsAboutTheCapAndGetsEveryByteBack, EchoesEightMiBLine]
+    //? Put fd in read_interest_ while conn.echo.wants_read(), in write_interest_ while
+    //? conn.echo.wants_write(); take it out (FD_CLR) otherwise.
     if (conn.echo.wants_read()) FD_SET(fd, &read_interest_);  // false at the out cap: backpressure
     else FD_CLR(fd, &read_interest_);
     if (conn.echo.wants_write()) FD_SET(fd, &write_interest_);
     else FD_CLR(fd, &write_interest_);
+    //| (void)conn;
+    //| FD_SET(fd, &read_interest_);  // always read, never write: no backpressure, no queued echo
+    // [/todo]
 }
 // [/slide]
 
