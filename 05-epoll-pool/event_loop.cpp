@@ -43,11 +43,16 @@ bool EventLoop::run() {
             int fd = ready[i].data.fd;
             if (fd == stop_fd_) return true;
             if (fd == listener_.get()) accept_clients();
+            // [todo:1 serve only what epoll says is ready | tests: EchoesOneLine, FiftyClientsHeldOpenAreAllEchoed, FiveHundredClientsHeldOpenAreAllEchoed]
+            //? ready[i].events says what fd is ready for: EPOLLIN, EPOLLOUT, and EPOLLERR/EPOLLHUP,
+            //? which come unasked (let read()/write() name the error). Find its Connection, serve() it.
             // EPOLLERR/EPOLLHUP come whether we asked or not: read()/write() will name the error.
             bool readable = ready[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP);
             bool writable = ready[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP);
             Connection* conn = connections_.find(fd);
             if (conn && (readable || writable)) serve(fd, *conn, readable, writable, now);
+            //| if (connections_.find(fd)) connections_.remove(fd);  // not served yet: hung up on
+            // [/todo]
         }
         if (accept_paused_ && now >= accept_paused_until_) resume_accepting();
         read_again(now);  // edge.cpp
@@ -75,12 +80,18 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
 // while an echo is pending. Level-triggered, an EPOLLOUT on a socket with room to write, or an
 // EPOLLIN we refuse to read (the cap), would make epoll_wait() return at once, forever.
 void EventLoop::set_interest(int fd, Connection& conn) {
+    // [todo:2 tell the kernel when the interest changes | tests: ClientThatSendsWithoutReadingCostsAboutTheCapAndGetsEveryByteBack, EchoesEightMiBLine]
+    //? The interest the state wants: EPOLLIN while conn.echo.wants_read(), EPOLLOUT while
+    //? conn.echo.wants_write(). Only when it differs from conn.interest: epoll_ctl(MOD) (ctl(), with
+    //? edge_flag()), then remember it. Most turns change nothing and make no system call.
     std::uint32_t wanted = (conn.echo.wants_read() ? EPOLLIN : 0u) | (conn.echo.wants_write() ? EPOLLOUT : 0u);
     if (wanted == conn.interest) return;  // the common case: no system call at all
     if (!ctl(EPOLL_CTL_MOD, fd, wanted | edge_flag())) {
         return log_.info("epoll_ctl(MOD, fd {}) failed: {}", fd, cs::errno_text());
     }
     conn.interest = wanted;
+    //| (void)fd, (void)conn;  // the interest stays what epoll_ctl(ADD) said: EPOLLIN, forever
+    // [/todo]
 }
 // [/slide]
 
