@@ -1,8 +1,8 @@
-// 06-prefork/starter/worker.cpp — a worker's event loop (done for you, but for the accept lock).
+// 07-master-worker/starter/worker.cpp — a worker's event loop (done for you, but for the accept lock).
 // What it shows: 05's level-triggered epoll loop, now one per process over a listener that several
 // processes watch, and a graceful stop: stop accepting, let busy connections finish within the
 // grace period, close the idle ones, exit 0. Yours here: TODO(3a) and TODO(3b), the accept lock.
-#include "06-prefork/starter/worker.hpp"
+#include "07-master-worker/starter/worker.hpp"
 
 #include "common/echo_conn.hpp"
 #include "common/net.hpp"
@@ -17,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-namespace prefork_starter {
+namespace master_worker_starter {
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -259,8 +259,8 @@ void reset_signals_for_worker() {
 }
 
 int run_worker(WorkerSetup setup, const cs::Log& log) {
-    ::prctl(PR_SET_NAME, "prefork-worker");  // what ps -o comm shows, and how the tests find workers
+    ::prctl(PR_SET_NAME, "mw-worker");  // what ps -o comm shows, and how the tests find workers
     return Worker(std::move(setup), log).run();
 }
 
-}  // namespace prefork_starter
+}  // namespace master_worker_starter
