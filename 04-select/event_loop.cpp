@@ -1,6 +1,6 @@
-// 04-select/event_loop.cpp — the select() loop: rebuild the interest sets, wait, serve the ready
-// descriptors, accept, and close the idle. 05-epoll-pool/event_loop.cpp is this file for epoll:
-// `diff -u 04-select/event_loop.cpp 05-epoll-pool/event_loop.cpp` is the select -> epoll lesson.
+// 04-select/event_loop.cpp — the select() loop: copy the interest sets, wait, serve the ready
+// descriptors, change the interest sets when a connection's state changes, accept, close the idle.
+// 05-epoll-pool/event_loop.cpp is this file for epoll: `diff -u` the two is the select -> epoll lesson.
 #include "04-select/event_loop.hpp"
 
 #include "common/net.hpp"
@@ -15,67 +15,65 @@ namespace lesson04 {
 
 EventLoop::EventLoop(cs::Fd listener, Signals& signals, const LoopOptions& options, const cs::Log& log)
     : listener_(std::move(listener)), signals_(signals), stop_fd_(signals.read_fd()), options_(options),
-      clients_(options.out_cap, options.max_conns, log), log_(log) {}
+      connections_(log), log_(log) {
+    // We keep the interest sets ourselves: the stop pipe and the listener go in once, here.
+    FD_ZERO(&read_interest_);
+    FD_ZERO(&write_interest_);
+    FD_SET(stop_fd_, &read_interest_);
+    FD_SET(listener_.get(), &read_interest_);
+}
 
 // [slide:select-loop]
 bool EventLoop::run() {
     for (;;) {
-        fd_set readable, writable;  // select() overwrites them with the ready subset: rebuilt each time
-        int max_fd = watch(readable, writable);
-        timeval timeout{};
-        int ready = ::select(max_fd + 1, &readable, &writable, nullptr, next_timeout(timeout));
-        if (ready < 0) {
+        fd_set ready_to_read = read_interest_, ready_to_write = write_interest_;  // select() overwrites its copy
+        int max_fd = std::max({stop_fd_, listener_.get(), connections_.highest_fd()});
+        int timeout_ms = next_timeout();
+        timeval timeout{timeout_ms / 1000, timeout_ms % 1000 * 1000};
+        int count = ::select(max_fd + 1, &ready_to_read, &ready_to_write, nullptr, timeout_ms < 0 ? nullptr : &timeout);
+        if (count < 0) {
             if (errno == EINTR) continue;  // a signal: the stop pipe is readable now, next turn
             log_.info("select() failed: {}", cs::errno_text());
             return false;
         }
-        if (FD_ISSET(stop_fd_, &readable) && on_signals()) return true;
-        if (FD_ISSET(listener_.get(), &readable)) accept_clients();
         Clock::time_point now = Clock::now();
+        if (FD_ISSET(stop_fd_, &ready_to_read) && on_signals()) return true;
+        if (FD_ISSET(listener_.get(), &ready_to_read)) accept_clients();
         for (int fd = 0; fd <= max_fd; ++fd) {  // the O(n) scan: every fd, ready or not
-            Connection* conn = clients_.find(fd);
-            if (conn) serve(fd, *conn, FD_ISSET(fd, &readable), FD_ISSET(fd, &writable), now);
+            bool readable = FD_ISSET(fd, &ready_to_read);
+            bool writable = FD_ISSET(fd, &ready_to_write);
+            Connection* conn = connections_.find(fd);
+            if (conn && (readable || writable)) serve(fd, *conn, readable, writable, now);
         }
+        if (accept_paused_ && now >= accept_paused_until_) resume_accepting();
+        close_idle(now);
     }
 }
 // [/slide]
 
 // [slide:serve]
 void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now) {
-    if (!readable && !writable) {
-        if (options_.idle_timeout.count() > 0 && now - conn.last_active >= options_.idle_timeout) {
-            clients_.close_idle(fd, options_.idle_timeout);
-        }
-        return;
-    }
-    conn.last_active = now;  // readiness is the peer's doing: it sent bytes, or read some echo
+    connections_.touch(fd, now);  // readiness is the peer's doing: it sent bytes, or read some echo
     Status status = Status::kOpen;
     if (readable) status = conn.echo.on_readable(scratch_, kReadBudget).status;
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
-    if (status != Status::kOpen) clients_.close(fd);  // finished (EOF, all echoed) or failed
+    if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
+        unwatch(fd);  // select() must never be handed a closed descriptor: EBADF
+        return connections_.remove(fd);
+    }
+    set_interest(fd, conn);
 }
 // [/slide]
 
 // [slide:interest]
-// The interest sets, from each client's state. Write interest only while an echo is pending:
-// a socket is almost always writable, so a permanent entry would wake us at once, forever.
-int EventLoop::watch(fd_set& readable, fd_set& writable) const {
-    FD_ZERO(&readable);
-    FD_ZERO(&writable);
-    FD_SET(stop_fd_, &readable);
-    int max_fd = stop_fd_;
-    if (Clock::now() >= accept_paused_until_) {
-        FD_SET(listener_.get(), &readable);
-        max_fd = std::max(max_fd, listener_.get());
-    }
-    for (int fd = 0; fd < FD_SETSIZE; ++fd) {
-        const Connection* conn = clients_.find(fd);
-        if (!conn) continue;
-        if (conn->echo.wants_read()) FD_SET(fd, &readable);  // false at the out cap: backpressure
-        if (conn->echo.wants_write()) FD_SET(fd, &writable);
-        max_fd = std::max(max_fd, fd);
-    }
-    return max_fd;
+// Interest follows the state: read while the client may send and is under its cap, write only
+// while an echo is pending. A socket is almost always writable, so a permanent write interest
+// would make select() return at once, forever.
+void EventLoop::set_interest(int fd, const Connection& conn) {
+    if (conn.echo.wants_read()) FD_SET(fd, &read_interest_);  // false at the out cap: backpressure
+    else FD_CLR(fd, &read_interest_);
+    if (conn.echo.wants_write()) FD_SET(fd, &write_interest_);
+    else FD_CLR(fd, &write_interest_);
 }
 // [/slide]
 
@@ -92,52 +90,92 @@ void EventLoop::accept_clients() {
             if (errno != EAGAIN && errno != EWOULDBLOCK) pause_accepting();
             return;
         }
-        if (saturated_) log_.info("accepting again ({} clients open)", clients_.open());
+        if (saturated_) log_.info("accepting again ({} connections open)", connections_.open());
         saturated_ = false;
-        clients_.admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
+        ++accepted_;
+        admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
     }
 }
 // [/slide]
 
-// EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() would fail again at once while
-// the listener stays readable, so select() would return at once: a 100 % CPU spin. Instead the
-// listener leaves the read set for a moment; new clients wait in the backlog and are served
-// once descriptors are free. (The reserved-fd trick answers them with a close: see Exercises.)
+// [slide:fd-setsize]
+void EventLoop::admit(cs::Fd socket, std::string peer) {
+    int fd = socket.get();
+    if (fd >= FD_SETSIZE) {  // never FD_SET() it: it would write past the end of the fd_set
+        log_.conn("{} refused: fd {} >= FD_SETSIZE ({}), select() cannot watch it", peer, fd, FD_SETSIZE);
+        return;  // socket's destructor closes it
+    }
+    if (connections_.open() >= options_.max_conns) {
+        log_.conn("{} refused (fd {}): --max-conns {} reached", peer, fd, options_.max_conns);
+        return;
+    }
+    log_.conn("{} connected (fd {})", peer, fd);
+    set_interest(fd, connections_.add(std::move(socket), options_.out_cap, std::move(peer)));
+}
+// [/slide]
+
+// [slide:emfile]
+// EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() fails while the listener stays
+// readable, so the loop would wake at once, again and again: a 100 % CPU spin. We stop watching
+// the listener for a moment; the clients wait in the backlog until descriptors are free.
+// (The reserved-fd trick answers them with a close instead: see Exercises.)
 void EventLoop::pause_accepting() {
     if (!saturated_) {
-        log_.info("accept() failed: {}; not accepting for {} ms ({} clients open)", cs::errno_text(),
-                  kAcceptPause.count(), clients_.open());
+        log_.info("accept() failed: {}; not accepting for {} ms ({} connections open)", cs::errno_text(),
+                  kAcceptPause.count(), connections_.open());
     }
     saturated_ = true;  // logged once per episode, not ten times a second
+    FD_CLR(listener_.get(), &read_interest_);
+    accept_paused_ = true;
     accept_paused_until_ = Clock::now() + kAcceptPause;
+}
+
+void EventLoop::resume_accepting() {
+    accept_paused_ = false;
+    FD_SET(listener_.get(), &read_interest_);
+}
+// [/slide]
+
+// [slide:idle-timeout]
+// --idle-timeout: close from the oldest end while it is past its time. Finding the oldest is the
+// container's business, and the difference between the lessons: 04's table scans every slot,
+// O(n) per wake-up like the scan in run(); 05's pool keeps them in order of activity, O(1).
+void EventLoop::close_idle(Clock::time_point now) {
+    if (options_.idle_timeout.count() == 0) return;
+    for (int fd = connections_.oldest(); fd >= 0; fd = connections_.oldest()) {
+        const Connection* conn = connections_.find(fd);
+        if (now - conn->last_active < options_.idle_timeout) return;
+        unwatch(fd);
+        connections_.remove_idle(fd, options_.idle_timeout);
+    }
+}
+// [/slide]
+
+// The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
+// reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.
+int EventLoop::next_timeout() const {
+    std::optional<Clock::time_point> wake;
+    if (accept_paused_) wake = accept_paused_until_;
+    if (int fd = connections_.oldest(); options_.idle_timeout.count() > 0 && fd >= 0) {
+        Clock::time_point idle_at = connections_.find(fd)->last_active + options_.idle_timeout;
+        wake = wake ? std::min(*wake, idle_at) : idle_at;
+    }
+    if (!wake) return -1;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(*wake - Clock::now()).count();
+    left = std::max<decltype(left)>(left, 0);
+    return static_cast<int>(left);
+}
+
+void EventLoop::unwatch(int fd) {
+    FD_CLR(fd, &read_interest_);
+    FD_CLR(fd, &write_interest_);
 }
 
 // Reads the stop pipe; true means stop. SIGUSR1 prints one line and changes nothing else.
 bool EventLoop::on_signals() {
     Signals::Received got = signals_.take();
-    if (got.stats) log_.stats("stats: {} open, {} accepted", clients_.open(), clients_.accepted());
+    if (got.stats) log_.stats("stats: {} open, {} accepted", connections_.open(), accepted_);
     return got.stop;
 }
-
-// [slide:idle-timeout]
-// select()'s timeout: the end of an accept pause, or the moment the client that has been silent
-// longest reaches --idle-timeout; nullptr (sleep until a descriptor is ready) when neither.
-// Finding that client is one more pass over the table: O(n) per wake-up, like watch() and the
-// scan in run(), so it changes nothing in 04's cost. 05 has no scan and cannot afford one: it
-// keeps its connections ordered by last activity and looks only at the oldest.
-timeval* EventLoop::next_timeout(timeval& timeout) const {
-    std::optional<Clock::time_point> wake;
-    if (Clock::now() < accept_paused_until_) wake = accept_paused_until_;
-    for (int fd = 0; options_.idle_timeout.count() > 0 && fd < FD_SETSIZE; ++fd) {
-        const Connection* conn = clients_.find(fd);
-        if (conn && (!wake || conn->last_active + options_.idle_timeout < *wake)) wake = conn->last_active + options_.idle_timeout;
-    }
-    if (!wake) return nullptr;
-    auto left = std::max<long>(std::chrono::ceil<std::chrono::microseconds>(*wake - Clock::now()).count(), 0);
-    timeout.tv_sec = left / 1'000'000;
-    timeout.tv_usec = left % 1'000'000;
-    return &timeout;
-}
-// [/slide]
 
 }  // namespace lesson04

@@ -1,6 +1,6 @@
 // 04-select/main.cpp — echo server: one process, one thread, every client at once, with select().
 // New here: non-blocking sockets and a readiness loop. select() says which descriptors can move
-//   bytes now; a small state machine per client (cs::EchoConnection) never blocks on any of them.
+//   bytes now; a small state machine per client (EchoConnection) never blocks on any of them.
 // Known limits: every wake-up scans all descriptors up to the highest one (O(n)), and select()
 //   cannot watch an fd >= FD_SETSIZE (1024) at all. 05-epoll-pool fixes both.
 // Read: this file (options, listener, signals), then event_loop.cpp (the loop) and connection_table.cpp.

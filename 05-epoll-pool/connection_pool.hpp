@@ -3,7 +3,7 @@
 //
 // The pool grows with the highest fd it has seen (no FD_SETSIZE here) and costs little per idle
 // connection: a pointer slot plus one small Connection, whose echo buffer is allocated only
-// while an echo is pending (cs::EchoConnection). Nothing like a 64 KiB buffer per client: the
+// while an echo is pending (lesson04::EchoConnection). Nothing like a 64 KiB buffer per client: the
 // one read buffer belongs to the loop.
 // remove() destroys the state before it closes the descriptor, so when the kernel hands the
 // same number to the next client, that client starts from a fresh Connection.
@@ -12,7 +12,7 @@
 // own open count, which main() reads for the SIGUSR1 stats line.
 #pragma once
 
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/log.hpp"
 
 #include <atomic>
@@ -24,12 +24,13 @@
 
 namespace lesson05 {
 
+using lesson04::EchoConnection;  // 04's state machine, linked as it is (lesson04_connection)
 using Clock = std::chrono::steady_clock;
 
 struct Connection {
     Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
-    cs::EchoConnection echo;
+    EchoConnection echo;
     std::string peer;            // "127.0.0.1:51234", for the log lines
     Clock::time_point last_active;  // the last event on it: --idle-timeout counts from here
     std::uint32_t interest = 0;  // what epoll watches now (EPOLLIN/EPOLLOUT): skip epoll_ctl when unchanged

@@ -47,7 +47,7 @@ int run_loops(std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, lesson05
     for (std::size_t i = 0; i < loops.size(); ++i) {
         try {
             workers.emplace_back([&loop_failed, &loop = loops[i]] {
-                if (loop->run()) return;
+                if (loop->run()) return loop->finish(lesson05::Clock::now());  // 05 closes everything at the stop
                 loop_failed = true;
                 ::kill(::getpid(), SIGTERM);  // wakes main(), which stops the other loops
             });

@@ -2,7 +2,7 @@
 #include "worker.hpp"
 
 #include "channel.hpp"
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/net.hpp"
 
 #include <algorithm>

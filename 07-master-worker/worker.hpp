@@ -1,5 +1,5 @@
 // 07-master-worker/worker.hpp — one worker process: an epoll loop over the listener, its channel to the
-// master, and its connections (the byte rules are common/echo_conn.hpp's, as in 04 and 05).
+// master, and its connections (the byte rules are 04-select/echo_connection.hpp's, as in 04 and 05).
 //
 // Graceful stop (kStop from the master, SIGTERM, or the master gone): stop watching the listener, accept
 // what is already queued for us, close the listener; then close every connection that is idle —

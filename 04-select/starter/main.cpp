@@ -1,14 +1,14 @@
 // 04-select/starter/main.cpp — YOUR echo server: one thread, every client at once, with select() (lesson 04 starter).
 // Done for you: the command line (with --max-conns and --out-cap), a non-blocking listener, the
 //   listening line, stopping on SIGINT/SIGTERM, and a select() loop that watches the listener and
-//   accepts until EAGAIN. Each client's byte rules are cs::EchoConnection's (common/echo_conn.hpp).
+//   accepts until EAGAIN. Each client's byte rules are lesson04::EchoConnection's (04-select/echo_connection.hpp).
 // Yours: the TODO blocks — a table of clients by fd, the fd_sets rebuilt from their state every
 //   turn, serving the ready ones, refusing what select() cannot watch, and surviving EMFILE.
 // Build: cmake --preset default && cmake --build --preset default --target echo-select-starter
 // Grade: scripts/grade --lesson 04-select --server build/bin/echo-select-starter
 //   (see grading/README.md). As it is, it accepts every client and hangs up at once, and scores low.
 #include "common/cli.hpp"
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 

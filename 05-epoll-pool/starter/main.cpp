@@ -9,7 +9,7 @@
 // Grade: scripts/grade --lesson 05-epoll-pool --server build/bin/echo-epoll-starter
 //   (see grading/README.md). As it is, it accepts every client and hangs up at once, and scores low.
 #include "common/cli.hpp"
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
 

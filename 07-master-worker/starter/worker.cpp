@@ -4,7 +4,7 @@
 // grace period, close the idle ones, exit 0. Yours here: TODO(3a) and TODO(3b), the accept lock.
 #include "07-master-worker/starter/worker.hpp"
 
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/net.hpp"
 
 #include <algorithm>

@@ -7,7 +7,7 @@
 // (any burst larger than 4 KiB), and by 05-epoll-pool's own tests (expected.toml).
 #include "tests/broken/fixture.hpp"
 
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/net.hpp"
 
 #include <array>

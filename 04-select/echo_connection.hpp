@@ -1,8 +1,8 @@
-// common/echo_conn.hpp — one non-blocking echo connection: the state an event loop keeps per fd.
-// taught in: 04-select
-//
-// Shared by 04-select, 05-epoll-pool and 06-prefork's workers, so that their main.cpp files
-// can be about select()/epoll/processes while the byte-moving rules stay identical:
+// 04-select/echo_connection.hpp — one non-blocking echo connection: the state an event loop keeps per fd.
+// New in 04: a client's bytes move a little at a time, whenever select() says they can, so the
+// per-client state is a small state machine instead of a blocking loop. 05 and 06 link this same
+// code (the lesson04_connection library), so that their files can be about epoll/processes while
+// the byte-moving rules stay identical:
 //  * read what the socket has; write it straight back; queue only what the socket did not take
 //    (so an idle connection holds no buffer: memory is spent only while output is pending);
 //  * backpressure: once pending output reaches out_cap, stop reading from this client until
@@ -21,7 +21,7 @@
 #include <span>
 #include <string>
 
-namespace cs {
+namespace lesson04 {
 
 class EchoConnection {
 public:
@@ -38,7 +38,7 @@ public:
         bool drained = false;  // the last read() said EAGAIN (edge-triggered loops need this)
     };
 
-    EchoConnection(Fd socket, std::size_t out_cap = kDefaultOutCap);
+    EchoConnection(cs::Fd socket, std::size_t out_cap = kDefaultOutCap);
     EchoConnection(const EchoConnection&) = delete;
     EchoConnection& operator=(const EchoConnection&) = delete;
 
@@ -64,14 +64,14 @@ public:
     const char* failed_call() const noexcept { return failed_call_; }
 
     // Gives the socket back (for closing by the owner, e.g. to count closes in one place).
-    Fd release_socket() noexcept { return std::move(socket_); }
+    cs::Fd release_socket() noexcept { return std::move(socket_); }
 
 private:
     std::size_t send_now(std::span<const std::byte> bytes);  // what the socket took; 0 on EAGAIN
     Status fail(const char* call, int error);
     Status status_after_io() const noexcept;
 
-    Fd socket_;
+    cs::Fd socket_;
     std::size_t out_cap_;
     std::string pending_;            // bytes read but not yet written back, in order...
     std::size_t pending_begin_ = 0;  // ...starting here (the front was already written)
@@ -81,4 +81,9 @@ private:
     const char* failed_call_ = "";
 };
 
+}  // namespace lesson04
+
+// 06-prefork and tests/broken/ still spell it cs::EchoConnection, from when it lived in common/.
+namespace cs {
+using lesson04::EchoConnection;
 }  // namespace cs

@@ -1,15 +1,14 @@
-// common/echo_conn.cpp — non-blocking read/echo/queue with a bounded output buffer.
-// taught in: 04-select
-#include "common/echo_conn.hpp"
+// 04-select/echo_connection.cpp — non-blocking read/echo/queue with a bounded output buffer.
+#include "04-select/echo_connection.hpp"
 
 #include <algorithm>
 #include <cerrno>
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace cs {
+namespace lesson04 {
 
-EchoConnection::EchoConnection(Fd socket, std::size_t out_cap) : socket_(std::move(socket)), out_cap_(out_cap) {}
+EchoConnection::EchoConnection(cs::Fd socket, std::size_t out_cap) : socket_(std::move(socket)), out_cap_(out_cap) {}
 
 EchoConnection::Status EchoConnection::fail(const char* call, int error) {
     error_ = error;
@@ -88,4 +87,4 @@ EchoConnection::Status EchoConnection::on_writable() {
     return status_after_io();
 }
 
-}  // namespace cs
+}  // namespace lesson04

@@ -1,6 +1,6 @@
-// tests/common_echo_conn_test.cpp — the non-blocking echo connection shared by 04, 05 and 06:
+// tests/select_echo_connection_test.cpp — 04's non-blocking echo connection (shared by 05 and 06):
 // every byte back in order, backpressure at the cap, EOF handling, no buffer while idle.
-#include "common/echo_conn.hpp"
+#include "04-select/echo_connection.hpp"
 #include "common/net.hpp"
 #include "common/rio.hpp"
 
@@ -10,6 +10,8 @@
 
 namespace cs {
 namespace {
+
+using lesson04::EchoConnection;
 
 struct Peers {
     Fd client;
