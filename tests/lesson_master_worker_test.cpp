@@ -147,6 +147,45 @@ struct Row {
     std::uint64_t accepted, empty_wakeups, lock_busy, open;
 };
 
+// The worker holding the server side of `client`'s connection, or 0.
+pid_t owner_of(const Client& client, std::uint16_t server_port, const std::vector<pid_t>& workers) {
+    std::uint16_t client_port = local_port(client.fd());
+    for (const auto& entry : tcp_table()) {
+        if (entry.local_port != server_port || entry.remote_port != client_port || entry.inode == 0) continue;
+        for (pid_t worker : workers) {
+            if (socket_inodes(worker).count(entry.inode)) return worker;
+        }
+    }
+    return 0;
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+    int count = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+// The rows of the last complete table the master printed (its own lines only).
+std::vector<Row> last_table(const std::string& stderr_text, pid_t master) {
+    std::string prefix = fmt::format("[07-master-worker {}] ", master);
+    std::vector<std::string> lines;
+    std::istringstream in(stderr_text);
+    for (std::string line; std::getline(in, line);) {
+        if (line.rfind(prefix, 0) == 0) lines.push_back(line.substr(prefix.size()));
+    }
+    std::vector<Row> rows;
+    static const std::regex row(R"(^\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$)");
+    for (const auto& line : lines) {
+        if (line.find("worker table") != std::string::npos) rows.clear();
+        std::smatch m;
+        if (std::regex_match(line, m, row)) {
+            rows.push_back({std::stoi(m[1]), static_cast<pid_t>(std::stol(m[2])), std::stoull(m[3]), std::stoull(m[4]),
+                            std::stoull(m[5]), std::stoull(m[6])});
+        }
+    }
+    return rows;
+}
+
 // SIGUSR1: the master prints its line and passes the signal on; each of the `workers` prints
 // "stats: worker S: O open, A accepted, E empty wake-ups, L lock-busy". Those lines, by slot.
 std::vector<Row> request_table(ServerProcess& server, int workers) {
@@ -361,6 +400,95 @@ TEST(MasterWorker, RearmGivesEveryWorkerConnectionsWhenClientsComeOneAtATime) {
     for (const Row& row : accepts_one_at_a_time("rearm", 400)) {
         EXPECT_GE(row.accepted, 16u) << "a worker that never reached the front of the queue";
     }
+}
+
+// ---- supervision over the channel ---------------------------------------------------------
+
+TEST(MasterWorker, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOne) {
+    // A broken binary deployed on disk: pass-mode workers are exec'd from it, and die at once.
+    std::string binary = resolved(plain()).binary;
+    if (std::ifstream file(binary); file.get() == '#' && file.get() == '!') {
+        GTEST_SKIP() << binary << " is a wrapper script (valgrind-suite?): the master's argv[0] is not the file "
+                     << "this test replaces";
+    }
+    fs::path dir = fs::temp_directory_path() / fmt::format("prefork-test-{}", ::getpid());
+    fs::create_directories(dir);
+    fs::path copy = dir / "echo-prefork";
+    fs::copy_file(binary, copy, fs::copy_options::overwrite_existing);
+    ServerProcess server = ServerProcess::start({.binary = copy.string(), .args = {"--workers", "1", "--share", "pass"}});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
+    ASSERT_EQ(workers.size(), 1u);
+    fs::remove(copy);  // the running master keeps its (now nameless) file; exec finds the script
+    { std::ofstream script(copy); script << "#!/bin/sh\nexit 3\n"; }
+    fs::permissions(copy, fs::perms::owner_all);
+
+    ::kill(workers[0], SIGKILL);
+    auto status = server.wait_exit(5s);
+    fs::remove_all(dir);
+    ASSERT_TRUE(status.has_value()) << "the master kept respawning\n" << server.stderr_text();
+    EXPECT_EQ(status->code, 1) << status->describe();
+    EXPECT_NE(server.stderr_text().find("giving up"), std::string::npos) << server.stderr_text();
+    EXPECT_GE(count_of(server.stderr_text(), "died: exit 3"), 5) << server.stderr_text();
+}
+
+TEST(MasterWorker, SigtermToTheWholeProcessGroupStillStopsGracefully) {
+    // systemd (KillMode=control-group), `timeout` and `kill -TERM -<pgid>` signal every process.
+    ServerProcess server = start_server(plain(), {"--workers", "2"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    Client client = Client::connect(server.port());
+    client.expect_echo("everyone gets SIGTERM\n");
+    ::kill(-server.pid(), SIGTERM);
+    auto status = server.wait_exit(2s);
+    ASSERT_TRUE(status.has_value()) << server.stderr_text();
+    EXPECT_EQ(status->code, 0) << status->describe();
+    for (pid_t worker : workers) {
+        EXPECT_NE(server.stderr_text().find(fmt::format("(pid {}) exited: exit 0", worker)), std::string::npos)
+            << "worker " << worker << " should stop gracefully, not die of the signal\n" << server.stderr_text();
+    }
+    EXPECT_EQ(server.stderr_text().find("started worker 0", server.stderr_text().find("stopping")), std::string::npos)
+        << "no replacement may start during the stop";
+    std::vector<Row> rows = last_table(server.stderr_text(), server.pid());
+    EXPECT_EQ(rows.size(), 2u) << "both workers report their counters on the way out";
+    EXPECT_EQ(total_accepted(rows), 1u);
+}
+
+TEST(MasterWorker, MaxConnsFullWorkerMakesTheNextClientWaitUntilOneLeaves) {
+    ServerProcess server = start_server(plain(), {"--workers", "1", "--max-conns", "3"});
+    std::vector<Client> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n");
+    }
+    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
+    extra.send("my turn?\n");
+    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap a worker leaves the client queued: no echo, no EOF";
+    EXPECT_TRUE(server.wait_for_stderr("--max-conns 3 reached", 1s)) << server.stderr_text();
+    held.front().close();
+    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
+    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+}
+
+TEST(MasterWorker, MaxConnsIsPerWorkerAndAFullWorkerLeavesClientsToTheOthers) {
+    // Inherit mode, one shared queue: a full worker stops watching it, so the other takes the next
+    // client, even though EPOLLEXCLUSIVE (the default) likes to wake the same idle worker each time.
+    ServerProcess server = start_server(plain(), {"--workers", "2", "--max-conns", "2", "--share", "inherit"});
+    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    ASSERT_EQ(workers.size(), 2u);
+    std::vector<Client> held;
+    std::map<pid_t, int> per_worker;
+    for (int i = 0; i < 4; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n", 2s);
+        ++per_worker[owner_of(held.back(), server.port(), workers)];
+    }
+    EXPECT_EQ(per_worker[workers[0]], 2);
+    EXPECT_EQ(per_worker[workers[1]], 2);
+    Client fifth = Client::connect(server.port());
+    fifth.send("full?\n");
+    EXPECT_FALSE(fifth.readable_within(300ms)) << "2 workers x --max-conns 2 are 4 connections, not 5";
+    held.back().close();
+    EXPECT_EQ(fifth.read_exact(6, 2s), "full?\n");
 }
 
 // ---- hardening (issue #9), pass mode --------------------------------------------------------

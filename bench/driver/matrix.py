@@ -63,10 +63,11 @@ _ALL = [
     Variant("epoll-2", "05-epoll-pool", "echo-epoll", ("--threads", "2"), note="2 loops, level"),
     Variant("epoll-2-edge", "05-epoll-pool", "echo-epoll", ("--threads", "2", "--edge"), note="2 loops, edge"),
     Variant("prefork", "06-prefork", "echo-prefork",
-            ("--workers", "2", "--share", "reuseport", "--accept-lock", "none"), note="2 workers, SO_REUSEPORT"),
+            ("--workers", "2", "--share", "reuseport"), note="2 workers, SO_REUSEPORT"),
     # The spread experiment: 4 workers, every way of sharing the listening socket.
+    # 06 has no accept lock: its workers watch an inherited listener level-triggered (07's "none").
     Variant("prefork-inherit", "06-prefork", "echo-prefork",
-            ("--workers", "4", "--share", "inherit", "--accept-lock", "none"), note="inherited socket, no lock"),
+            ("--workers", "4", "--share", "inherit"), note="inherited socket, no lock"),
     Variant("prefork-inherit-exclusive", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "exclusive"), note="inherited, EPOLLEXCLUSIVE"),
     Variant("prefork-inherit-rearm", "07-master-worker", "echo-master-worker",
@@ -75,7 +76,7 @@ _ALL = [
     Variant("prefork-inherit-mutex", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "mutex"), note="inherited, accept mutex"),
     Variant("prefork-reuseport", "06-prefork", "echo-prefork",
-            ("--workers", "4", "--share", "reuseport", "--accept-lock", "none"), note="SO_REUSEPORT"),
+            ("--workers", "4", "--share", "reuseport"), note="SO_REUSEPORT"),
     Variant("prefork-pass", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "pass", "--accept-lock", "none"), note="master passes fds"),
 ]
