@@ -10,7 +10,8 @@ ARGS   ?=
 
 # Lesson folder -> server binary name.
 LESSON_BINARIES := 01-iterative:iterative 02-process:process 03-thread:thread \
-                   04-select:select 05-epoll-pool:epoll 06-prefork:prefork
+                   04-select:select 05-epoll-pool:epoll 06-prefork:prefork \
+                   07-master-worker:master-worker
 lesson_binary = $(word 2,$(subst :, ,$(filter $(1):%,$(LESSON_BINARIES))))
 BUILD_DIR := $(if $(filter default,$(PRESET)),build,build-$(PRESET))
 

@@ -88,8 +88,3 @@ private:
 };
 
 }  // namespace lesson04
-
-// 06-prefork and tests/broken/ still spell it cs::EchoConnection, from when it lived in common/.
-namespace cs {
-using lesson04::EchoConnection;
-}  // namespace cs

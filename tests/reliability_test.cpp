@@ -345,7 +345,7 @@ void serves_exactly_with_stdio_closed(const ServerSpec& spec, bool close_stdin) 
         // Unfixed, the first client socket of 01-03 is descriptor 2, and each log line about it is in its echo.
         expect_exact_echo(*port, fmt::format("client {}: a line\nand bytes after the last newline", i));
     }
-    if (spec.name.starts_with("prefork")) {
+    if (spec.name.starts_with("prefork") || spec.name.starts_with("master_worker")) {
         EXPECT_EQ(workers(), before) << "workers died and were replaced while clients were served";
     }
     server.signal(SIGTERM);
@@ -384,8 +384,10 @@ TEST_P(Reliability, ListenErrorWithABrokenStderrPipeExitsOne) {
 
 TEST_P(Reliability, StartsAndServesWithABrokenStderrPipe) {
     std::vector<std::string> args = spec().args;
-    // 06: this pair logs a notice before the workers start, once the way to die of SIGPIPE.
-    if (is("prefork")) args.insert(args.end(), {"--share", "reuseport", "--accept-lock", "mutex"});
+    // 07: this pair logs a notice before the workers start, once the way to die of SIGPIPE; 06's
+    // master logs "started worker" lines before any worker is ready.
+    if (is("master_worker")) args.insert(args.end(), {"--share", "reuseport", "--accept-lock", "mutex"});
+    if (is("prefork")) args.insert(args.end(), {"--share", "reuseport"});
     Child server(spec().binary, {.args = args, .err = Stderr::kBrokenPipe});
     std::string line = server.first_stdout_line(kStart);
     ASSERT_TRUE(line.starts_with("listening on ")) << "broken stderr pipe: " << line
@@ -428,7 +430,7 @@ TEST_P(Reliability, NumbersThatAreNotDecimalAreUsageErrors) {
     if (is("select") || is("epoll")) bad.push_back({"--out-cap", "0x1000"});
     if (is("epoll")) bad.push_back({"--threads", "0x2"});
     if (is("thread")) bad.push_back({"--stack-kib", "0x100"});
-    if (is("prefork")) {
+    if (is("prefork") || is("master_worker")) {
         for (const char* grace : {"nan", "inf", "-1", "1e1", "0x1p3"}) bad.push_back({"--grace", grace});
         bad.push_back({"--workers", "0x2"});
     }
@@ -466,7 +468,7 @@ TEST_P(Reliability, PortZeroTenIsTenNotEight) {
 }
 
 TEST_P(Reliability, PreforkWorkersZeroTenAreTen) {
-    if (!is("prefork")) GTEST_SKIP() << "--workers is 06's option";
+    if (!is("prefork") && !is("master_worker")) GTEST_SKIP() << "--workers is 06's and 07's option";
     std::vector<std::string> args = spec().args;
     args.insert(args.end(), {"--workers", "010"});
     Child server(spec().binary, {.args = args});
@@ -478,7 +480,7 @@ TEST_P(Reliability, PreforkWorkersZeroTenAreTen) {
 // ---- 6. every failure named once ----
 
 TEST_P(Reliability, StartupFailuresNameTheReasonOnce) {
-    if (!is("prefork")) GTEST_SKIP() << "06's master reported socketpair() failures as '<what()> failed: <reason>'";
+    if (!is("master_worker")) GTEST_SKIP() << "07's master (06 before the split) reported socketpair() failures as '<what()> failed: <reason>'";
     std::vector<std::string> args = spec().args;
     args.insert(args.end(), {"--workers", "1"});
     // 0-2, the listening socket: no room left for a worker's socketpair().

@@ -63,20 +63,21 @@ _ALL = [
     Variant("epoll-2", "05-epoll-pool", "echo-epoll", ("--threads", "2"), note="2 loops, level"),
     Variant("epoll-2-edge", "05-epoll-pool", "echo-epoll", ("--threads", "2", "--edge"), note="2 loops, edge"),
     Variant("prefork", "06-prefork", "echo-prefork",
-            ("--workers", "2", "--share", "reuseport", "--accept-lock", "none"), note="2 workers, SO_REUSEPORT"),
+            ("--workers", "2", "--share", "reuseport"), note="2 workers, SO_REUSEPORT"),
     # The spread experiment: 4 workers, every way of sharing the listening socket.
+    # 06 has no accept lock: its workers watch an inherited listener level-triggered (07's "none").
     Variant("prefork-inherit", "06-prefork", "echo-prefork",
-            ("--workers", "4", "--share", "inherit", "--accept-lock", "none"), note="inherited socket, no lock"),
-    Variant("prefork-inherit-exclusive", "06-prefork", "echo-prefork",
+            ("--workers", "4", "--share", "inherit"), note="inherited socket, no lock"),
+    Variant("prefork-inherit-exclusive", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "exclusive"), note="inherited, EPOLLEXCLUSIVE"),
-    Variant("prefork-inherit-rearm", "06-prefork", "echo-prefork",
+    Variant("prefork-inherit-rearm", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "rearm"),
             note="inherited, EPOLLEXCLUSIVE re-armed every 16 accepts"),
-    Variant("prefork-inherit-mutex", "06-prefork", "echo-prefork",
+    Variant("prefork-inherit-mutex", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "mutex"), note="inherited, accept mutex"),
     Variant("prefork-reuseport", "06-prefork", "echo-prefork",
-            ("--workers", "4", "--share", "reuseport", "--accept-lock", "none"), note="SO_REUSEPORT"),
-    Variant("prefork-pass", "06-prefork", "echo-prefork",
+            ("--workers", "4", "--share", "reuseport"), note="SO_REUSEPORT"),
+    Variant("prefork-pass", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "pass", "--accept-lock", "none"), note="master passes fds"),
 ]
 VARIANTS = {v.key: v for v in _ALL}
@@ -86,7 +87,8 @@ EPOLL_EXTRA = ["epoll-edge", "epoll-2", "epoll-2-edge"]
 PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-inherit-rearm", "prefork-inherit-mutex",
                   "prefork-reuseport", "prefork-pass"]
 REFS = ["floor"]  # beside echo-asio in every table that compares the lessons
-SERVER_NAMES = ["asio"] + REFS + LESSONS  # binaries the driver looks for: build/bin/echo-<name>
+# binaries the driver looks for: build/bin/echo-<name>; 07 runs the spread rows that need a lock or pass mode
+SERVER_NAMES = ["asio"] + REFS + LESSONS + ["master-worker"]
 
 
 @dataclass(frozen=True)

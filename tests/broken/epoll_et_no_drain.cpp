@@ -23,7 +23,7 @@ constexpr int kMaxEvents = 64;
 constexpr std::size_t kReadBudget = 4096;
 
 struct Client {
-    std::unique_ptr<cs::EchoConnection> conn;
+    std::unique_ptr<lesson04::EchoConnection> conn;
     std::string peer;
 };
 
@@ -37,13 +37,13 @@ void accept_client(const cs::Fd& listener, int epfd, std::map<int, Client>& clie
         ::close(connfd);
         return;
     }
-    clients.emplace(connfd, Client{std::make_unique<cs::EchoConnection>(cs::Fd{connfd}), peer});
+    clients.emplace(connfd, Client{std::make_unique<lesson04::EchoConnection>(cs::Fd{connfd}), peer});
 }
 
 // Returns false once the connection is finished or failed.
 // [slide:the-bug]
 bool on_event(Client& client, std::uint32_t events, std::span<std::byte> scratch) {
-    using Status = cs::EchoConnection::Status;
+    using Status = lesson04::EchoConnection::Status;
     Status status = Status::kOpen;
     if (events & EPOLLOUT) status = client.conn->on_writable();
     if (status == Status::kOpen && (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
@@ -71,7 +71,7 @@ void serve(const cs::Fd& listener, const cs::Log& log) {
             }
             auto it = clients.find(fd);
             if (it == clients.end() || on_event(it->second, events[i].events, scratch)) continue;
-            const cs::EchoConnection& conn = *it->second.conn;
+            const lesson04::EchoConnection& conn = *it->second.conn;
             cs::broken::log_finished(log, fd, it->second.peer,
                                      {.bytes = conn.bytes_echoed(), .error = conn.error(), .failed_call = conn.failed_call()});
             clients.erase(it);  // closing the descriptor also removes it from the epoll set

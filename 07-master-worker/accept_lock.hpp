@@ -1,4 +1,4 @@
-// 06-prefork/accept_lock.hpp — how N workers watch one listening socket (--accept-lock).
+// 07-master-worker/accept_lock.hpp — how N workers watch one listening socket (--accept-lock).
 //
 //   none       every worker's epoll watches the listener: each new connection wakes them all, one
 //              wins accept(), the others find nothing (the thundering herd; counted as empty wake-ups)
@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <utility>
 
-namespace lesson06 {
+namespace lesson07 {
 
 enum class LockMode { kNone, kExclusive, kRearm, kMutex };
 
@@ -52,4 +52,4 @@ private:
     pthread_mutex_t* mutex_ = nullptr;  // in the shared mapping
 };
 
-}  // namespace lesson06
+}  // namespace lesson07

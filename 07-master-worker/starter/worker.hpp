@@ -1,4 +1,4 @@
-// 06-prefork/starter/worker.hpp — one worker process of YOUR prefork server (lesson 06 starter).
+// 07-master-worker/starter/worker.hpp — one worker process of YOUR master-worker server (lesson 07 starter).
 // Done for you, in worker.cpp: the worker's event loop, 05's level-triggered epoll loop over one
 // listener and its connections, with a graceful stop. Two TODOs wait there for the accept lock.
 // Owner: the worker process, single-threaded; the master never calls anything here.
@@ -10,7 +10,7 @@
 #include <chrono>
 #include <pthread.h>
 
-namespace prefork_starter {
+namespace master_worker_starter {
 
 enum class LockMode { kNone, kExclusive, kMutex };  // --accept-lock: who wakes for a new connection
 
@@ -33,4 +33,4 @@ void reset_signals_for_worker();
 // Returns the worker's exit code.
 int run_worker(WorkerSetup setup, const cs::Log& log);
 
-}  // namespace prefork_starter
+}  // namespace master_worker_starter

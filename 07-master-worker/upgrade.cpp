@@ -1,10 +1,10 @@
-// 06-prefork/upgrade.cpp — SIGUSR2: the master re-executes its binary without closing the port.
+// 07-master-worker/upgrade.cpp — SIGUSR2: the master re-executes its binary without closing the port.
 //
 // The old master forks a child that execs argv[0] (a new binary, if one was installed there) with
 // the port socket at descriptor 3 and LISTEN_FDS=1, LISTEN_PID=<its pid>: the systemd
 // socket-activation convention, so the same code path also serves a socket from systemd. The new
 // master starts its own workers on that same socket and writes one byte to the pipe named by
-// ECHO_PREFORK_READY_FD once they are ready; only then do the old master and its workers stop
+// ECHO_MASTER_WORKER_READY_FD once they are ready; only then do the old master and its workers stop
 // gracefully. Between the two, both generations accept from one queue: nobody is refused.
 // The new master stays in our process group (no setsid()), so whoever signals the group reaches it.
 #include "supervisor.hpp"
@@ -18,7 +18,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace lesson06 {
+namespace lesson07 {
 
 // [slide:upgrade]
 void Master::upgrade() {
@@ -76,4 +76,4 @@ void Master::read_upgrade_pipe() {
     }
 }
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,4 +1,4 @@
-// 06-prefork/options.cpp — --workers, --share, --accept-lock, --grace, --max-conns with CLI11.
+// 07-master-worker/options.cpp — --workers, --share, --accept-lock, --grace, --max-conns with CLI11.
 // Numbers are decimal only, as in common/cli.hpp: cs::decimal_integer() and cs::decimal_number().
 #include "options.hpp"
 
@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-namespace lesson06 {
+namespace lesson07 {
 
 void add_options(cs::CommandLine& cli, Options& options) {
     options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -43,4 +43,4 @@ void add_options(cs::CommandLine& cli, Options& options) {
         ->group("");  // hidden from --help: only the master passes it, to the workers it exec()s
 }
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,4 +1,4 @@
-// 06-prefork/channel.cpp — sendmsg()/recvmsg() with SCM_RIGHTS, the way descriptors travel.
+// 07-master-worker/channel.cpp — sendmsg()/recvmsg() with SCM_RIGHTS, the way descriptors travel.
 #include "channel.hpp"
 
 #include <cerrno>
@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <system_error>
 
-namespace lesson06 {
+namespace lesson07 {
 namespace {
 
 constexpr std::size_t kMaxFds = 2;  // the listening socket, and the accept-lock memory
@@ -89,4 +89,4 @@ int receive_message(int fd, Message& message, std::vector<cs::Fd>* fds) {
     return 1;
 }
 
-}  // namespace lesson06
+}  // namespace lesson07

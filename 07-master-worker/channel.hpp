@@ -1,4 +1,4 @@
-// 06-prefork/channel.hpp — the master/worker channel: one socketpair per worker, fixed-size messages.
+// 07-master-worker/channel.hpp — the master/worker channel: one socketpair per worker, fixed-size messages.
 //
 // As in nginx: socketpair(AF_UNIX, SOCK_STREAM), created close-on-exec before fork(); the master
 // keeps one end, the worker the other. Every message is one send() of a small fixed-size struct,
@@ -17,7 +17,7 @@
 
 // The lesson's files share these declarations, so they live in a named namespace; helpers that
 // one file keeps to itself stay in that file's anonymous namespace.
-namespace lesson06 {
+namespace lesson07 {
 
 enum class Command : std::uint32_t {
     kListener = 1,  // master -> worker (pass mode): your slot, and the listening socket as SCM_RIGHTS
@@ -57,4 +57,4 @@ bool send_message(int fd, const Message& message, std::span<const int> fds = {})
 // when a non-blocking channel has nothing to read).
 int receive_message(int fd, Message& message, std::vector<cs::Fd>* fds = nullptr);
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,12 +1,12 @@
-// 06-prefork/starter/share.cpp — the share modes: TODO(1a), TODO(1b), TODO(1c) are yours.
-#include "06-prefork/starter/share.hpp"
+// 07-master-worker/starter/share.cpp — the share modes: TODO(1a), TODO(1b), TODO(1c) are yours.
+#include "07-master-worker/starter/share.hpp"
 
 #include "common/net.hpp"
 
 #include <sys/socket.h>
 #include <unistd.h>
 
-namespace prefork_starter {
+namespace master_worker_starter {
 
 // inherit and pass: the master's listener is THE listener, non-blocking, because workers run event
 // loops: when several wake for one connection, the losers' accept() must say EAGAIN, not sleep.
@@ -65,4 +65,4 @@ void exec_self(std::vector<std::string> argv, const cs::Log& log) {
     ::_exit(127);
 }
 
-}  // namespace prefork_starter
+}  // namespace master_worker_starter

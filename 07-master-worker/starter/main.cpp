@@ -1,15 +1,15 @@
-// 06-prefork/starter/main.cpp — YOUR echo server: a master and N pre-forked workers on one port (lesson 06 starter).
+// 07-master-worker/starter/main.cpp — YOUR echo server: a master and N pre-forked workers on one port (lesson 07 starter).
 // Done for you: the command line (--workers, --share, --accept-lock, --grace), the listening socket,
 //   the master's signal flags and loop, the listening line once every worker is ready, and each
 //   worker's event loop with its graceful stop (worker.cpp).
 // Yours: the TODO blocks — forking the workers, replacing the ones that die, stopping them all;
 //   the share modes reuseport and pass; the accept lock (here and in worker.cpp).
-// Build: cmake --preset default && cmake --build --preset default --target echo-prefork-starter
-// Grade: scripts/grade --lesson 06-prefork --server build/bin/echo-prefork-starter
+// Build: cmake --preset default && cmake --build --preset default --target echo-master-worker-starter
+// Grade: scripts/grade --lesson 07-master-worker --server build/bin/echo-master-worker-starter
 //   (see grading/README.md). As it is, the master starts no worker, hangs up on every client
 //   itself, and scores low.
-#include "06-prefork/starter/share.hpp"
-#include "06-prefork/starter/worker.hpp"
+#include "07-master-worker/starter/share.hpp"
+#include "07-master-worker/starter/worker.hpp"
 #include "common/cli.hpp"
 #include "common/log.hpp"
 #include "common/net.hpp"
@@ -29,9 +29,9 @@
 
 namespace {
 
-using namespace prefork_starter;
+using namespace master_worker_starter;
 
-constexpr std::uint16_t kDefaultPort = 9006;
+constexpr std::uint16_t kDefaultPort = 9007;
 
 struct Options {
     int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -223,13 +223,13 @@ int run_master(Master& master, const sigset_t& while_asleep) {
 }
 
 int serve(int argc, char** argv) {
-    cs::CommandLine cli("echo-prefork-starter",
-                        "Echo server: a master and pre-forked workers sharing one port (lesson 06 starter).",
+    cs::CommandLine cli("echo-master-worker-starter",
+                        "Echo server: a master and pre-forked workers sharing one port (lesson 07 starter).",
                         kDefaultPort);
     Options options;
     add_options(cli, options);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
-    cs::Log log("06-prefork");
+    cs::Log log("07-master-worker");
     log.set_quiet(cli.options().quiet);
     if (options.worker_channel >= 0) return run_exec_worker(options.worker_channel, options.lock_mode, grace(options), log);
 
@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
     try {
         return serve(argc, argv);
     } catch (const std::exception& error) {  // out of memory, or a bug: one line, not a terminate()
-        std::fprintf(stderr, "echo-prefork-starter: %s\n", error.what());
+        std::fprintf(stderr, "echo-master-worker-starter: %s\n", error.what());
         return cs::kExitStartup;
     }
 }

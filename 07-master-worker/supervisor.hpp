@@ -1,4 +1,4 @@
-// 06-prefork/supervisor.hpp — the master's side: starting, reaping and replacing workers, talking
+// 07-master-worker/supervisor.hpp — the master's side: starting, reaping and replacing workers, talking
 // to them over their channels, rolling restarts (SIGHUP) and the binary upgrade (SIGUSR2).
 //
 // The master never serves a client. It is driven by main.cpp's loop: a signal handler only sets a
@@ -20,12 +20,12 @@
 #include <sys/types.h>
 #include <vector>
 
-namespace lesson06 {
+namespace lesson07 {
 
 using Clock = std::chrono::steady_clock;
 
 // The environment variable through which a new master (SIGUSR2) tells the old one it is ready.
-inline constexpr const char* kReadyFdVariable = "ECHO_PREFORK_READY_FD";
+inline constexpr const char* kReadyFdVariable = "ECHO_MASTER_WORKER_READY_FD";
 inline constexpr int kWorkerChannelFd = 3;  // where a pass-mode worker finds its channel after exec()
 
 // execvp() of our own command line; never returns (exit 127 when the exec fails).
@@ -112,4 +112,4 @@ private:
     std::vector<Row> final_rows_;
 };
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,4 +1,4 @@
-// 06-prefork/accept_lock.cpp — a robust process-shared mutex in a memfd.
+// 07-master-worker/accept_lock.cpp — a robust process-shared mutex in a memfd.
 #include "accept_lock.hpp"
 
 #include <cerrno>
@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <utility>
 
-namespace lesson06 {
+namespace lesson07 {
 namespace {
 
 [[noreturn]] void fail(const char* call, int error) { throw std::system_error(error, std::generic_category(), call); }
@@ -33,7 +33,7 @@ const char* lock_mode_name(LockMode mode) {
 }
 
 AcceptLock AcceptLock::create() {
-    cs::Fd memory{::memfd_create("echo-prefork-accept-lock", MFD_CLOEXEC)};
+    cs::Fd memory{::memfd_create("echo-master-worker-accept-lock", MFD_CLOEXEC)};
     if (!memory) fail("memfd_create()", errno);
     if (::ftruncate(memory.get(), sizeof(pthread_mutex_t)) < 0) fail("ftruncate()", errno);
     pthread_mutex_t* mutex = map_mutex(memory.get());
@@ -80,4 +80,4 @@ AcceptLock::~AcceptLock() {
 
 void AcceptLock::unlock() noexcept { ::pthread_mutex_unlock(mutex_); }
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,11 +1,11 @@
-// 06-prefork/options.hpp — the lesson's command-line options, on top of the contract's.
+// 07-master-worker/options.hpp — the lesson's command-line options, on top of the contract's.
 #pragma once
 
 #include "accept_lock.hpp"
 #include "common/cli.hpp"
 #include "share.hpp"
 
-namespace lesson06 {
+namespace lesson07 {
 
 struct Options {
     int workers = 1;  // add_options() sets the default: the number of CPUs
@@ -20,4 +20,4 @@ struct Options {
 // the hidden --worker-channel.
 void add_options(cs::CommandLine& cli, Options& options);
 
-}  // namespace lesson06
+}  // namespace lesson07

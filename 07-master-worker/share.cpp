@@ -1,4 +1,4 @@
-// 06-prefork/share.cpp — opening, inheriting and re-binding the port.
+// 07-master-worker/share.cpp — opening, inheriting and re-binding the port.
 #include "share.hpp"
 
 #include "common/net.hpp"
@@ -11,7 +11,7 @@
 #include <system_error>
 #include <unistd.h>
 
-namespace lesson06 {
+namespace lesson07 {
 namespace {
 
 constexpr int kSystemdFirstFd = 3;  // SD_LISTEN_FDS_START
@@ -103,4 +103,4 @@ bool place_fd_for_exec(int fd, int target) {
     return ::dup2(fd, target) >= 0;                          // the copy dup2() makes has FD_CLOEXEC clear
 }
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,5 +1,5 @@
-// 06-prefork/lab.cpp — prefork-lab: the spread, herd and reload numbers of this lesson's README,
-// measured on your machine. It starts echo-prefork once per --share mode and per --accept-lock,
+// tools/prefork_lab.cpp — prefork-lab: the spread, herd and reload numbers of 07-master-worker's README,
+// measured on your machine. It starts echo-master-worker once per --share mode and per --accept-lock,
 // drives it with a bounded client loop (--clients threads, each: connect, echo one line, close;
 // --connections in all), reads each worker's counters (its SIGUSR1 stats line) and their context
 // switches (/proc/<pid>/status), and prints Markdown tables. Last, it stops one worker dead
@@ -81,7 +81,7 @@ std::vector<pid_t> workers_of(pid_t master) {
         std::ifstream comm("/proc/" + std::to_string(child.pid) + "/comm");
         std::string name;
         std::getline(comm, name);
-        if (child.state != 'Z' && name == "prefork-worker") workers.push_back(child.pid);
+        if (child.state != 'Z' && name == "mw-worker") workers.push_back(child.pid);
     }
     return workers;
 }
@@ -279,9 +279,9 @@ void stalled_worker(const Settings& settings) {
 
 int run(int argc, char** argv) {
     Settings settings;
-    settings.server = (std::filesystem::path(argv[0]).parent_path() / "echo-prefork").string();
-    CLI::App app("prefork-lab: measures spread, herd and reloads of echo-prefork", "prefork-lab");
-    app.add_option("--server", settings.server, "The echo-prefork binary")->capture_default_str();
+    settings.server = (std::filesystem::path(argv[0]).parent_path() / "echo-master-worker").string();
+    CLI::App app("prefork-lab: measures spread, herd and reloads of echo-master-worker", "prefork-lab");
+    app.add_option("--server", settings.server, "The echo-master-worker binary")->capture_default_str();
     app.add_option("--workers", settings.workers, "Workers per server")->check(CLI::Range(2, 64))->capture_default_str();
     app.add_option("--connections", settings.connections, "Connections per run")
         ->check(CLI::Range(10, 1'000'000))->capture_default_str();

@@ -1,5 +1,5 @@
-// 06-prefork/starter/share.hpp — three ways for N processes to serve one port (--share), YOURS to
-// finish in share.cpp (lesson 06 starter):
+// 07-master-worker/starter/share.hpp — three ways for N processes to serve one port (--share), YOURS to
+// finish in share.cpp (lesson 07 starter):
 //   inherit    the master listens, then forks: every worker holds the very same socket
 //   reuseport  every worker opens a listener of its own with SO_REUSEPORT; the master only holds
 //              the port (bound, never listening)
@@ -7,7 +7,7 @@
 //              them the listening socket over it (SCM_RIGHTS)
 #pragma once
 
-#include "06-prefork/starter/worker.hpp"
+#include "07-master-worker/starter/worker.hpp"
 #include "common/cli.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace prefork_starter {
+namespace master_worker_starter {
 
 enum class Share { kInherit, kReusePort, kPass };
 
@@ -38,4 +38,4 @@ int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::millisecond
 // execvp() of our own command line (argv[0] as we were started): how pass mode starts a worker.
 [[noreturn]] void exec_self(std::vector<std::string> argv, const cs::Log& log);
 
-}  // namespace prefork_starter
+}  // namespace master_worker_starter

@@ -1,4 +1,4 @@
-// 06-prefork/supervisor.cpp — fork, exec, waitpid and the channels, seen from the master.
+// 07-master-worker/supervisor.cpp — fork, exec, waitpid and the channels, seen from the master.
 #include "supervisor.hpp"
 
 #include "common/net.hpp"
@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace lesson06 {
+namespace lesson07 {
 namespace {
 
 using namespace std::chrono_literals;
@@ -318,4 +318,4 @@ int Master::finish() {
     return exit_code_;
 }
 
-}  // namespace lesson06
+}  // namespace lesson07

@@ -1,8 +1,8 @@
-// 06-prefork/starter/worker.cpp — a worker's event loop (done for you, but for the accept lock).
+// 07-master-worker/starter/worker.cpp — a worker's event loop (done for you, but for the accept lock).
 // What it shows: 05's level-triggered epoll loop, now one per process over a listener that several
 // processes watch, and a graceful stop: stop accepting, let busy connections finish within the
 // grace period, close the idle ones, exit 0. Yours here: TODO(3a) and TODO(3b), the accept lock.
-#include "06-prefork/starter/worker.hpp"
+#include "07-master-worker/starter/worker.hpp"
 
 #include "04-select/echo_connection.hpp"
 #include "common/net.hpp"
@@ -17,11 +17,11 @@
 #include <unordered_map>
 #include <vector>
 
-namespace prefork_starter {
+namespace master_worker_starter {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Status = cs::EchoConnection::Status;
+using Status = lesson04::EchoConnection::Status;
 using namespace std::chrono_literals;
 
 constexpr int kMaxEvents = 64;
@@ -38,7 +38,7 @@ void on_term(int) { got_term = 1; }
 
 struct Connection {
     Connection(cs::Fd socket, std::string peer_text) : echo(std::move(socket)), peer(std::move(peer_text)) {}
-    cs::EchoConnection echo;
+    lesson04::EchoConnection echo;
     std::string peer;
     Clock::time_point last_active = Clock::now();
     std::uint32_t interest = EPOLLIN;  // what epoll watches for this fd now
@@ -259,8 +259,8 @@ void reset_signals_for_worker() {
 }
 
 int run_worker(WorkerSetup setup, const cs::Log& log) {
-    ::prctl(PR_SET_NAME, "prefork-worker");  // what ps -o comm shows, and how the tests find workers
+    ::prctl(PR_SET_NAME, "mw-worker");  // what ps -o comm shows, and how the tests find workers
     return Worker(std::move(setup), log).run();
 }
 
-}  // namespace prefork_starter
+}  // namespace master_worker_starter

@@ -1,4 +1,4 @@
-// 06-prefork/share.hpp — three ways for N processes to serve one port (--share).
+// 07-master-worker/share.hpp — three ways for N processes to serve one port (--share).
 //
 //   inherit    the master listens, then forks: a descriptor survives fork(), so every worker holds
 //              the very same socket (one inode in every /proc/<pid>/fd) and one accept queue
@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <string>
 
-namespace lesson06 {
+namespace lesson07 {
 
 enum class Share { kInherit, kReusePort, kPass };
 
@@ -38,4 +38,4 @@ cs::Fd open_own_listener(const cs::Fd& port_socket);
 // Returns false (errno set) on failure.
 bool place_fd_for_exec(int fd, int target);
 
-}  // namespace lesson06
+}  // namespace lesson07
