@@ -57,6 +57,10 @@ void Master::spawn(Worker& worker) {
 void Master::become_worker(const Worker& worker) {
     ready_read_.reset();
     cs::Fd listener = std::move(port_socket_);
+    // [todo:1 a listener of its own with SO_REUSEPORT | tests: ReuseportModeFourWorkersHaveFourDifferentListeners, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers]
+    //? --share reuseport: the master's socket is bound but never listens (it holds the port). Open
+    //? this worker's own listener on the same port with cs::listen_tcp(... .reuse_port = true ...):
+    //? the kernel then spreads new connections over the workers' listeners.
     if (options_.reuseport) {
         std::uint16_t port = cs::local_port(listener.get());
         listener.reset();  // the master's socket only holds the port
@@ -67,6 +71,7 @@ void Master::become_worker(const Worker& worker) {
             ::_exit(1);
         }
     }
+    // [/todo]
     WorkerSetup setup = options_.worker;
     setup.slot = worker.slot;
     setup.ready_fd = ready_write_.release();
@@ -79,11 +84,20 @@ void Master::become_worker(const Worker& worker) {
 void Master::reap_children() {
     int status = 0;
     pid_t pid;
+    // [todo:2 reap every child and replace it | tests: KilledWorkerIsReplacedWithinOneSecondAndOtherClientsKeepTheirConnections, SigtermToOneWorkerReplacesItGracefully]
+    //? waitpid(-1, &status, WNOHANG) until it returns 0 or -1: signals do not queue. For each pid,
+    //? find its Worker and call on_exit(worker, status), which logs it and spawns a replacement.
     while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
         for (Worker& worker : workers_) {
             if (worker.pid == pid) on_exit(worker, status);
         }
     }
+    //| while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+    //|     for (Worker& worker : workers_) {
+    //|         if (worker.pid == pid) worker.pid = 0;  // reaped, but never replaced
+    //|     }
+    //| }
+    // [/todo]
     if (stopping_ && alive() == 0 && exit_code_ < 0) exit_code_ = 0;
 }
 // [/slide]
@@ -138,10 +152,17 @@ void Master::stop() {
     }
     stopping_ = true;
     kill_at_ = Clock::now() + options_.worker.grace + kKillMargin;
+    // [todo:3 stop gracefully: SIGTERM, then SIGKILL past the grace | tests: SigtermDuringASixteenMiBTransferDeliversEveryByteThenEof]
+    //? Send each live worker SIGTERM: it finishes its connections within --grace. on_time() sends
+    //? SIGKILL to whoever is still there at kill_at_.
     log_.info("master: stopping; SIGTERM to {} worker(s)", alive());
     for (const Worker& worker : workers_) {
         if (worker.pid > 0) ::kill(worker.pid, SIGTERM);
     }
+    //| for (const Worker& worker : workers_) {
+    //|     if (worker.pid > 0) ::kill(worker.pid, SIGKILL);  // no grace: connections are cut
+    //| }
+    // [/todo]
     if (alive() == 0) exit_code_ = 0;
 }
 
