@@ -26,7 +26,6 @@ constexpr std::size_t kEchoChunk = 64UL * 1024;
 
 }  // namespace
 
-// [slide:idle-timeout]
 bool set_idle_timeout(int connfd, int seconds) {
     if (seconds == 0) return true;
     // The timeout is per call, not per connection: each read() or write() may wait this long.
@@ -36,7 +35,6 @@ bool set_idle_timeout(int connfd, int seconds) {
     return ::setsockopt(connfd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit) == 0 &&
            ::setsockopt(connfd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit) == 0;
 }
-// [/slide]
 
 bool set_no_delay(int connfd) {
     int one = 1;

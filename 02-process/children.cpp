@@ -100,7 +100,6 @@ void Children::report_reaped(const cs::Log& log) {
     }
 }
 
-// [slide:end-all]
 void Children::end_all(const cs::Log& log) {
     SignalBlock block;  // from here on this function reaps, not the handler
     int ended = 0;
@@ -125,6 +124,5 @@ void Children::end_all(const cs::Log& log) {
     report_reaped(log);
     log.info("ended {} children still serving clients", ended);
 }
-// [/slide]
 
 }  // namespace lesson02

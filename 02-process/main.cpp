@@ -63,7 +63,6 @@ void install_signal_handlers() {
     ::signal(SIGPIPE, SIG_IGN);
 }
 
-// [slide:serve-client]
 void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
     std::string peer = cs::peer_endpoint(conn.get());
     log.conn("{} connected (fd {})", peer, conn.get());
@@ -81,7 +80,6 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
         log.conn("{} closed (fd {}, {} bytes echoed)", peer, conn.get(), result.bytes);
     }
 }
-// [/slide]
 
 // [todo:1 one child per client | tests: FiftyClientsHeldAtOnceAreFiftyLiveChildren, LogsTheChildPidOnEachConnectionLine, EchoesOneLine, SigtermWithTwentyConnectedClientsEndsEveryChild]
 //? fork() after accept(). The child closes the listening socket (it never accepts), gives the

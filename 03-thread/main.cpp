@@ -66,7 +66,6 @@ void install_signal_handlers() {
     ::signal(SIGPIPE, SIG_IGN);
 }
 
-// [slide:signal-mask]
 // Which thread gets SIGUSR1 matters: only the accept thread's accept() returning EINTR makes the
 // line come at once. (On a worker the handler would set the flag, and nobody would look until the
 // next client arrived.) A new thread starts with the signal mask of the thread that creates it, so
@@ -87,9 +86,7 @@ public:
 private:
     sigset_t previous_;
 };
-// [/slide]
 
-// [slide:serve-client]
 void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  // on the connection's own thread
     std::string peer = cs::peer_endpoint(conn.get());
     log.conn("{} connected (fd {})", peer, conn.get());
@@ -107,7 +104,6 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
         log.conn("{} closed (fd {}, {} bytes echoed)", peer, conn.get(), result.bytes);
     }
 }
-// [/slide]
 
 // Open: the workers still serving. (A SIGUSR1 that lands between the loop's flag test and
 // accept() waits for the next wake-up: a gap a stats line can live with.)

@@ -18,7 +18,6 @@ ThreadPool::ThreadPool(std::size_t threads, Work work)
 
 ThreadPool::~ThreadPool() { shutdown_all(); }  // then threads_, declared last, joins every thread
 
-// [slide:pool-submit]
 bool ThreadPool::submit(cs::Fd socket, const std::atomic<bool>& stop) {
     std::unique_lock lock(mutex_);
     // Full: every thread is busy and N more clients wait. Stop accepting until one is taken; the
@@ -51,7 +50,6 @@ void ThreadPool::run(std::size_t slot) {
         served_[slot] = -1;
     }
 }
-// [/slide]
 
 std::size_t ThreadPool::open() {
     std::lock_guard lock(mutex_);

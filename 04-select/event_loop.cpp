@@ -32,7 +32,7 @@ bool EventLoop::run() {
         timeval timeout{timeout_ms / 1000, timeout_ms % 1000 * 1000};
         int count = ::select(max_fd + 1, &ready_to_read, &ready_to_write, nullptr, timeout_ms < 0 ? nullptr : &timeout);
         if (count < 0) {
-            if (errno == EINTR) continue;  // a signal: the stop pipe is readable now, next turn
+            if (errno == EINTR) continue;  // a signal: go round (the stop fd says whether it was ours)
             log_.info("select() failed: {}", cs::errno_text());
             return false;
         }
@@ -65,7 +65,7 @@ bool EventLoop::run() {
 void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now) {
     connections_.touch(fd, now);  // readiness is the peer's doing: it sent bytes, or read some echo
     Status status = Status::kOpen;
-    if (readable) status = conn.echo.on_readable(scratch_, kReadBudget, EchoConnection::ReadUntil::kShortRead).status;
+    if (readable) status = read(conn);
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
     if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
         unwatch(fd);  // select() must never be handed a closed descriptor: EBADF
@@ -74,6 +74,11 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
     set_interest(fd, conn);
 }
 // [/slide]
+
+// Level-triggered: a short read emptied the socket; select() says when more comes (ReadUntil).
+EventLoop::Status EventLoop::read(Connection& conn) {
+    return conn.echo.on_readable(scratch_, kReadBudget, EchoConnection::ReadUntil::kShortRead).status;
+}
 
 // [slide:interest]
 // Interest follows the state: read while the client may send and is under its cap, write only
@@ -130,7 +135,6 @@ void EventLoop::admit(cs::Fd socket, std::string peer) {
 }
 // [/slide]
 
-// [slide:emfile]
 // EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() fails while the listener stays
 // readable, so the loop would wake at once, again and again: a 100 % CPU spin. We stop watching
 // the listener for a moment; the clients wait in the backlog until descriptors are free.
@@ -150,9 +154,7 @@ void EventLoop::resume_accepting() {
     accept_paused_ = false;
     FD_SET(listener_.get(), &read_interest_);
 }
-// [/slide]
 
-// [slide:idle-timeout]
 // --idle-timeout: close from the oldest end while it is past its time. Finding the oldest is the
 // container's business, and the difference between the lessons: 04's table scans every slot,
 // O(n) per wake-up like the scan in run(); 05's pool keeps them in order of activity, O(1).
@@ -165,7 +167,6 @@ void EventLoop::close_idle(Clock::time_point now) {
         connections_.remove_idle(fd, options_.idle_timeout);
     }
 }
-// [/slide]
 
 // The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
 // reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.

@@ -39,6 +39,7 @@ private:
     using Status = EchoConnection::Status;
 
     void serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now);
+    Status read(Connection& conn);  // on_readable(), stopping at a short read
     void set_interest(int fd, const Connection& conn);
     void accept_clients();
     void admit(cs::Fd socket, std::string peer);

@@ -53,7 +53,6 @@ void ConnectionPool::erase(int fd) {
     slots_[fd].reset();
 }
 
-// [slide:activity-list]
 void ConnectionPool::touch(int fd, Clock::time_point now) {
     slots_[fd]->last_active = now;
     if (fd == newest_) return;  // the common case for a busy client: nothing to move
@@ -77,6 +76,5 @@ void ConnectionPool::unlink(int fd) {
     if (conn.newer >= 0) slots_[conn.newer]->older = conn.older;
     else newest_ = conn.older;
 }
-// [/slide]
 
 }  // namespace lesson05

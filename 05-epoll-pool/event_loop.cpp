@@ -1,8 +1,6 @@
 // 05-epoll-pool/event_loop.cpp — the epoll loop: wait, serve only the ready descriptors, change
 // the kernel's interest list when a connection's state changes, accept, close the idle.
 // 04-select/event_loop.cpp is this file for select(): `diff -u` the two is the select -> epoll lesson.
-// What select() had no use for is in files of its own: edge.cpp (--edge and the fairness budget),
-// finish.cpp (the graceful end 06 uses), connection_pool.cpp (the O(1) idle list).
 #include "05-epoll-pool/event_loop.hpp"
 
 #include "common/net.hpp"
@@ -34,7 +32,7 @@ bool EventLoop::run() {
     for (;;) {
         int count = ::epoll_wait(epoll_.get(), ready.data(), kMaxEvents, next_timeout());
         if (count < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR) continue;  // a signal: go round (the stop fd says whether it was ours)
             log_.info("epoll_wait() failed: {}", cs::errno_text());
             return false;
         }
@@ -61,11 +59,10 @@ bool EventLoop::run() {
 }
 // [/slide]
 
-// [slide:serve]
 void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Clock::time_point now) {
     connections_.touch(fd, now);  // readiness is the peer's doing: it sent bytes, or read some echo
     Status status = Status::kOpen;
-    if (readable) status = read(conn);  // edge.cpp: on_readable(), and whether it stopped short of EAGAIN
+    if (readable) status = read(conn);
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
     if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
         return connections_.remove(fd);  // close() also takes it off the interest list
@@ -73,7 +70,6 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
     set_interest(fd, conn);
     if (options_.edge) read_later(fd, conn);  // edge.cpp
 }
-// [/slide]
 
 // [slide:interest]
 // Interest follows the state: read while the client may send and is under its cap, write only
@@ -95,7 +91,6 @@ void EventLoop::set_interest(int fd, Connection& conn) {
 }
 // [/slide]
 
-// [slide:accept]
 void EventLoop::accept_clients() {
     for (;;) {  // until EAGAIN: one readiness report may stand for many queued clients
         sockaddr_storage address{};
@@ -114,9 +109,7 @@ void EventLoop::accept_clients() {
         admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
     }
 }
-// [/slide]
 
-// [slide:admit]
 void EventLoop::admit(cs::Fd socket, std::string peer) {
     int fd = socket.get();
     if (!connections_.reserve()) {  // --max-conns counts the connections of all loops
@@ -130,7 +123,6 @@ void EventLoop::admit(cs::Fd socket, std::string peer) {
     log_.conn("{} connected (fd {})", peer, fd);
     connections_.add(std::move(socket), options_.out_cap, std::move(peer)).interest = EPOLLIN;
 }
-// [/slide]
 
 // [slide:emfile]
 // EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: accept() fails while the listener stays
@@ -156,7 +148,6 @@ void EventLoop::resume_accepting() {
 }
 // [/slide]
 
-// [slide:idle-timeout]
 // --idle-timeout: close from the oldest end while it is past its time. Finding the oldest is the
 // container's business, and the difference between the lessons: 04's table scans every slot,
 // O(n) per wake-up like the scan in run(); 05's pool keeps them in order of activity, O(1).
@@ -168,7 +159,6 @@ void EventLoop::close_idle(Clock::time_point now) {
         connections_.remove_idle(fd, options_.idle_timeout);
     }
 }
-// [/slide]
 
 // The wait's timeout in ms: the end of an accept pause, or the moment the oldest connection
 // reaches --idle-timeout; -1 (sleep until a descriptor is ready) when neither.

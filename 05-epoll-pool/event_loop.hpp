@@ -2,7 +2,9 @@
 // Built as the lesson05_loop library: 05's main() runs one per thread, 06-prefork's workers one each.
 //
 // 04-select/event_loop.hpp is this class for select(): same members, same order; what 04 has no
-// use for comes last (edge.cpp: --edge and the fairness budget; finish.cpp: the graceful end).
+// use for comes last, in files of its own (edge.cpp: --edge and the fairness budget, and read(),
+// which decides where a read stops; finish.cpp: the graceful end 06 uses; connection_pool.cpp: the
+// O(1) idle list).
 // Owner: one thread calls run() and then finish(); nothing else touches the loop. Shared with
 // other threads: the Log (thread-safe), the stop fd (only ever readable once rung), the atomic
 // connection count (--max-conns across loops), and stats(), which any thread may call.

@@ -25,7 +25,6 @@ int unacknowledged_bytes(int fd) {
 
 }  // namespace
 
-// [slide:finish]
 void EventLoop::finish(Clock::time_point deadline) {
     ctl(EPOLL_CTL_DEL, stop_fd_, 0);  // rung for good: level-triggered, it would wake us at once, forever
     if (listener_) {
@@ -56,9 +55,7 @@ void EventLoop::finish(Clock::time_point deadline) {
         read_again(now);
     }
 }
-// [/slide]
 
-// [slide:quiet-rule]
 // Quiet: nothing left to echo, none of our echo unacknowledged, and silent for kQuietBeforeStop
 // (a client between two requests, not one whose next bytes are on the wire). At the deadline,
 // every connection goes.
@@ -73,6 +70,5 @@ void EventLoop::close_quiet(Clock::time_point now, Clock::time_point deadline) {
         fd = next;
     }
 }
-// [/slide]
 
 }  // namespace lesson05

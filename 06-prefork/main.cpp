@@ -48,7 +48,6 @@ void add_options(cs::CommandLine& cli, Options& options) {
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
 }
 
-// [slide:signal-flags]
 // The handlers only set flags. The master's signals stay blocked except inside ppoll(), which
 // unblocks them atomically while the master sleeps: a signal that arrives while the master is
 // busy waits, pending, and wakes the very next ppoll(). (Test a flag, then sleep, and a signal
@@ -66,7 +65,6 @@ bool take(volatile std::sig_atomic_t& flag) {  // race-free: signals are blocked
     flag = 0;
     return was_set;
 }
-// [/slide]
 
 sigset_t install_master_signals() {
     sigset_t ours;

@@ -143,7 +143,6 @@ void Master::read_ready() {
     }
 }
 
-// [slide:stop]
 void Master::stop() {
     if (stopping_) {  // a second SIGTERM: no more waiting
         log_.info("master: stopping now");
@@ -176,7 +175,6 @@ void Master::on_time(Clock::time_point now) {
     }
     kill_at_ = now + kKillMargin;  // reaped on the SIGCHLD that follows
 }
-// [/slide]
 
 int Master::timeout_ms(Clock::time_point now) const {
     if (!stopping_ || exit_code_ >= 0) return -1;

@@ -16,7 +16,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kOrphanGrace{1000};  // master gone: finish briefly, then go
 
-// [slide:worker-signals]
 // The master's handlers and blocked mask came with fork(). The worker wants its own: SIGTERM,
 // SIGINT, SIGHUP (the master died) and SIGUSR1 blocked and read from a signalfd, which is the
 // stop fd of 05's loop: any of them ends run(), and the worker decides what it meant.
@@ -28,7 +27,6 @@ cs::Fd worker_signals() {
     for (int sig : {SIGCHLD, SIGUSR2}) ::signal(sig, SIG_DFL);
     return cs::Fd{::signalfd(-1, &ours, SFD_CLOEXEC | SFD_NONBLOCK)};
 }
-// [/slide]
 
 int next_signal(int signal_fd) {
     signalfd_siginfo info{};

@@ -37,14 +37,12 @@ AcceptLock AcceptLock::create() {
     if (!memory) fail("memfd_create()", errno);
     if (::ftruncate(memory.get(), sizeof(pthread_mutex_t)) < 0) fail("ftruncate()", errno);
     pthread_mutex_t* mutex = map_mutex(memory.get());
-    // [slide:robust-mutex]
     pthread_mutexattr_t attributes;
     ::pthread_mutexattr_init(&attributes);
     ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);  // lives in shared memory
     ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);     // survives its holder's death
     int error = ::pthread_mutex_init(mutex, &attributes);
     ::pthread_mutexattr_destroy(&attributes);
-    // [/slide]
     if (error != 0) {
         ::munmap(mutex, sizeof *mutex);
         fail("pthread_mutex_init()", error);
@@ -52,7 +50,6 @@ AcceptLock AcceptLock::create() {
     return AcceptLock(std::move(memory), mutex);
 }
 
-// [slide:owner-died]
 AcceptLock::Try AcceptLock::try_lock() noexcept {
     int error = ::pthread_mutex_trylock(mutex_);
     if (error == 0) return Try::kAcquired;
@@ -64,7 +61,6 @@ AcceptLock::Try AcceptLock::try_lock() noexcept {
     }
     return Try::kBusy;  // EBUSY
 }
-// [/slide]
 
 AcceptLock AcceptLock::attach(cs::Fd memory) {
     pthread_mutex_t* mutex = map_mutex(memory.get());

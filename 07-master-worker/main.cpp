@@ -30,7 +30,6 @@ using lesson07::Clock;
 
 constexpr std::uint16_t kDefaultPort = 9007;
 
-// [slide:signal-flags]
 // The handlers only set flags. All six signals stay blocked except inside ppoll(), which unblocks
 // them atomically while the master sleeps: a signal that arrives while the master is busy waits,
 // pending, and wakes the very next ppoll(). (Test a flag, then sleep, and a signal arriving in
@@ -53,7 +52,6 @@ bool take(volatile std::sig_atomic_t& flag) {
     flag = 0;
     return was_set;
 }
-// [/slide]
 
 sigset_t install_master_signals() {
     sigset_t ours;

@@ -23,7 +23,6 @@ void enable(int fd, int option, const char* call) {
     if (::setsockopt(fd, SOL_SOCKET, option, &on, sizeof on) < 0) fail(call, errno);
 }
 
-// [slide:reuseport]
 cs::Fd bind_reuseport(const sockaddr* address, socklen_t length, bool listening) {
     cs::Fd socket{::socket(address->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)};
     if (!socket) fail("socket()", errno);
@@ -35,7 +34,6 @@ cs::Fd bind_reuseport(const sockaddr* address, socklen_t length, bool listening)
     if (listening && ::listen(socket.get(), SOMAXCONN) < 0) fail("listen()", errno);
     return socket;
 }
-// [/slide]
 
 bool is_listening(int fd) {
     int listening = 0;
@@ -65,7 +63,6 @@ cs::Fd open_port_socket(Share share, const std::string& host, std::uint16_t port
     return cs::listen_tcp({.host = host, .port = port, .nonblocking = true});
 }
 
-// [slide:listen-fds]
 cs::Fd take_inherited_socket(Share share) {
     const char* pid = std::getenv("LISTEN_PID");
     const char* count = std::getenv("LISTEN_FDS");
@@ -89,7 +86,6 @@ cs::Fd take_inherited_socket(Share share) {
     }
     return socket;
 }
-// [/slide]
 
 cs::Fd open_own_listener(const cs::Fd& port_socket) {
     sockaddr_storage address{};

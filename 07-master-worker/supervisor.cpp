@@ -22,7 +22,6 @@ using namespace std::chrono_literals;
 constexpr int kMaxEarlyDeaths = 5;    // workers in a row dead before ready: broken, stop fork-bombing
 constexpr auto kKillMargin = 1s;      // past the grace period, a stopping worker gets SIGKILL
 
-// [slide:wait-status]
 std::string describe(int status) {
     if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
@@ -31,7 +30,6 @@ std::string describe(int status) {
     }
     return fmt::format("status {:#x}", status);
 }
-// [/slide]
 
 }  // namespace
 
@@ -95,7 +93,6 @@ void Master::spawn(int slot) {
     log_.info("master: started worker {} (pid {})", slot, pid);
 }
 
-// [slide:become-worker]
 void Master::become_worker(int slot, Channel channel) {
     reset_signals_for_worker();
     // This child is a copy of the master, holding the master's end of its own channel and of every
@@ -113,7 +110,6 @@ void Master::become_worker(int slot, Channel channel) {
     // _exit, not exit (02 says why): the master's atexit handlers and stdio buffers are not ours to run.
     ::_exit(run_worker(std::move(setup), log_));
 }
-// [/slide]
 
 void Master::exec_worker(const cs::Fd& channel) {
     // Everything else we hold is close-on-exec; the channel is the one descriptor that crosses.
@@ -126,7 +122,6 @@ void Master::exec_worker(const cs::Fd& channel) {
     exec_self(std::move(argv), log_);
 }
 
-// [slide:reap]
 void Master::reap_children() {
     for (;;) {
         int status = 0;
@@ -145,9 +140,7 @@ void Master::reap_children() {
         on_worker_exit(std::move(worker), status);
     }
 }
-// [/slide]
 
-// [slide:replace]
 void Master::on_worker_exit(Worker worker, int status) {
     read_channel(worker);  // its last words (the final counters) may still wait in the channel
     if (worker.stopping) {
@@ -169,7 +162,6 @@ void Master::on_worker_exit(Worker worker, int status) {
     ++respawns_;
     spawn(worker.slot);  // replaced at once: a fork() takes about a millisecond
 }
-// [/slide]
 
 void Master::read_channel(Worker& worker) {
     Message message;
@@ -201,7 +193,6 @@ void Master::on_ready(Worker& worker) {
         }
     }
     if (reloading_) {
-        // [slide:reload]
         // Every new worker is ready: now the old ones stop accepting and finish their connections.
         // The listening socket itself never closed, so no client was refused in between.
         reloading_ = false;
@@ -209,7 +200,6 @@ void Master::on_ready(Worker& worker) {
         for (auto& old : workers_) {
             if (old.generation < generation_ && !old.stopping) tell_stop(old, options_.grace);
         }
-        // [/slide]
     }
 }
 
@@ -240,7 +230,6 @@ void Master::reload() {
     for (int slot = 0; slot < options_.workers; ++slot) spawn(slot);
 }
 
-// [slide:stats]
 // SIGUSR1: the master prints its own line and passes the signal on; each worker prints its own
 // (it knows its counts; asking over the channel would mean waiting for N replies). kill() never
 // blocks, so a storm of SIGUSR1 costs the master N system calls each, and changes nothing else.
@@ -248,7 +237,6 @@ void Master::report_stats() {
     log_.stats("stats: master: {} workers alive, {} respawns", workers_.size(), respawns_);
     for (const auto& worker : workers_) ::kill(worker.pid, SIGUSR1);
 }
-// [/slide]
 
 std::vector<pollfd> Master::poll_set() const {
     std::vector<pollfd> fds;
@@ -286,7 +274,6 @@ int Master::timeout_ms(Clock::time_point now) const {
     return static_cast<int>(std::clamp<long>(ms, 0, 60'000));
 }
 
-// [slide:table]
 void Master::print_table(const char* when, const std::vector<Row>& rows) const {
     log_.info("worker table {} (share {}, accept-lock {}):", when, share_name(options_.share),
               lock_mode_name(options_.lock_mode));
@@ -309,7 +296,6 @@ void Master::print_table(const char* when, const std::vector<Row>& rows) const {
     log_.info("{:>8} {:>8} {:>10} {:>14} {:>10} {:>6}", "total", "", total.accepted, total.empty_wakeups,
               total.lock_busy, total.open);
 }
-// [/slide]
 
 int Master::finish() {
     std::sort(final_rows_.begin(), final_rows_.end(), [](const Row& a, const Row& b) { return a.slot < b.slot; });

@@ -20,7 +20,6 @@
 
 namespace lesson07 {
 
-// [slide:upgrade]
 void Master::upgrade() {
     if (stopping_ || upgrade_) {
         log_.info("master: SIGUSR2 ignored: {}", stopping_ ? "stopping" : "an upgrade is in progress");
@@ -41,9 +40,7 @@ void Master::upgrade() {
     upgrade_ = Upgrade{pid, std::move(read_end)};
     log_.info("master: upgrade: started a new master (pid {}); waiting until it is ready", pid);
 }
-// [/slide]
 
-// [slide:exec-new-master]
 void Master::exec_new_master(int ready_fd) {
     struct sigaction defaults {};
     defaults.sa_handler = SIG_DFL;
@@ -62,7 +59,6 @@ void Master::exec_new_master(int ready_fd) {
     ::setenv(kReadyFdVariable, "4", 1);
     exec_self(options_.argv, log_);
 }
-// [/slide]
 
 void Master::read_upgrade_pipe() {
     char byte;

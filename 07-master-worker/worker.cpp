@@ -143,7 +143,6 @@ void Worker::release_accept_lock() {
     holds_lock_ = false;  // the listener stays watched until the next take_accept_lock() decides
 }
 
-// [slide:max-conns]
 // --max-conns is per worker. At its cap a worker stops watching the listener (and leaves the
 // accept lock to the others) where 04 and 05 accept and close: with one shared queue (inherit,
 // pass), the next connection then goes to a worker with room, while a close would refuse a
@@ -164,9 +163,7 @@ void Worker::accept_if_room() {
     if (setup_.lock) take_accept_lock();  // mutex mode watches the listener only while holding the lock
     else watch_listener(true);
 }
-// [/slide]
 
-// [slide:accept]
 void Worker::accept_some(bool drain) {
     for (int i = 0; i < kAcceptBatch && connections_.size() < setup_.max_conns; ++i) {
         sockaddr_storage peer{};
@@ -193,9 +190,7 @@ void Worker::accept_some(bool drain) {
         rearm_now_and_then();
     }
 }
-// [/slide]
 
-// [slide:rearm]
 // EPOLLEXCLUSIVE wakes the first idle worker in the listener's wait queue, and a worker's place
 // in it is where its epoll_ctl(ADD) put it: the first worker to start is woken whenever it is
 // idle, and with light load it takes nearly every connection. Every kRearmEvery accepts, leave
@@ -206,7 +201,6 @@ void Worker::rearm_now_and_then() {
     watch_listener(false);
     watch_listener(true);
 }
-// [/slide]
 
 // EMFILE/ENFILE (out of descriptors), ENOMEM, ENOBUFS: the connection stays queued, so the
 // level-triggered listener would wake us again at once, a 100 % CPU spin. Stop watching it for a
@@ -273,7 +267,6 @@ void Worker::forget(int fd) {
     connections_.erase(found);  // ~EchoConnection closes the socket, which also leaves the epoll set
 }
 
-// [slide:idle-timeout]
 // --idle-timeout: activity_ lists the connections silent longest first (on_connection() moves one
 // to the back whenever bytes move, an O(1) splice), so only the front is ever looked at. 05 keeps
 // the same order with the links inside its Connection (no list node to allocate, at 10,000
@@ -290,7 +283,6 @@ void Worker::enforce_idle_timeout(Clock::time_point now) {
         forget(fd);
     }
 }
-// [/slide]
 
 void Worker::print_stats() {
     got_stats = 0;  // safe to clear: SIGUSR1 is blocked outside epoll_pwait()
@@ -347,7 +339,6 @@ int unacknowledged_bytes(int fd) {
     return ::ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : 0;
 }
 
-// [slide:idle-rule]
 void Worker::close_idle_connections(Clock::time_point now) {
     if (now >= deadline_ && !connections_.empty()) {
         log_.info("worker {}: grace period over; closing {} connection(s)", setup_.slot, connections_.size());
@@ -360,7 +351,6 @@ void Worker::close_idle_connections(Clock::time_point now) {
     }
     for (int fd : closing) close_connection(fd, now >= deadline_ ? "at the end of the grace period" : "while idle, to stop");
 }
-// [/slide]
 
 int Worker::wait_ms(Clock::time_point now) const {
     std::optional<Clock::time_point> wake;
@@ -400,7 +390,6 @@ int Worker::run() {
     sigdelset(&while_waiting, SIGTERM);
     sigdelset(&while_waiting, SIGUSR1);
     std::array<epoll_event, kMaxEvents> events;
-    // [slide:worker-loop]
     while (!stopping_ || !connections_.empty()) {
         if (got_term) {  // safe to read and clear: SIGTERM is blocked outside epoll_pwait()
             got_term = 0;
@@ -423,7 +412,6 @@ int Worker::run() {
         enforce_idle_timeout(Clock::now());
         if (stopping_) close_idle_connections(Clock::now());
     }
-    // [/slide]
     report(Command::kStats);  // the last words: the master prints them in its exit table
     log_.info("worker {}: exiting", setup_.slot);
     return 0;
@@ -465,7 +453,6 @@ int run_worker(WorkerSetup setup, const cs::Log& log) {
     return Worker(std::move(setup), std::move(listener), log).run();
 }
 
-// [slide:receive-fd]
 int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log) {
     reset_signals_for_worker();
     setup.share = Share::kPass;
@@ -486,6 +473,5 @@ int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log) {
     }
     return run_worker(std::move(setup), log);
 }
-// [/slide]
 
 }  // namespace lesson07
