@@ -24,18 +24,6 @@
 
 namespace cs::test {
 
-// True when `--help` lists `option` as an option of its own (not inside a longer one).
-inline bool offers_option(const ServerSpec& spec, const std::string& option) {
-    RunResult help = run_to_exit(resolved(spec).binary, {"--help"});
-    const std::string text = help.out + help.err;
-    for (auto at = text.find(option); at != std::string::npos; at = text.find(option, at + 1)) {
-        char after = at + option.size() < text.size() ? text[at + option.size()] : ' ';
-        bool before_ok = at == 0 || std::isspace(static_cast<unsigned char>(text[at - 1])) || text[at - 1] == ',';
-        if (before_ok && !std::isalnum(static_cast<unsigned char>(after)) && after != '-') return true;
-    }
-    return false;
-}
-
 // Listening TCP sockets the process holds: its socket inodes that /proc/net/tcp{,6} lists in LISTEN.
 inline int listening_sockets(pid_t pid) {
     std::set<std::string> inodes;
