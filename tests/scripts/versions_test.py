@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 VERSION = (ROOT / "VERSION").read_text().strip()
 SCRIPTS = ["install-deps", "fresh-root", "grade", "slides", "check-lesson-readmes", "bench", "demo",
-           "gradescope-bundle", "gradescope-sim", "check-ladder", "check-docs", "run-docs"]
+           "gradescope-bundle", "gradescope-sim", "check-ladder", "check-docs", "run-docs", "export-student", "make-starter"]
 BIN_DIR = Path(sys.argv.pop(1)) if len(sys.argv) > 1 else ROOT / "build" / "bin"
 
 
