@@ -43,6 +43,8 @@ void print_stats(const std::vector<std::unique_ptr<lesson05::EventLoop>>& loops,
 int run_loops(std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, lesson05::Signals& stop,
               const std::atomic<int>& open_total, const cs::Log& log) {
     std::atomic<bool> loop_failed{false};
+    // Read before the loops start: from then on a loop's thread owns its listener (finish() closes it).
+    std::string endpoint = cs::local_endpoint(loops.front()->listener().get());
     std::vector<std::thread> workers;
     for (std::size_t i = 0; i < loops.size(); ++i) {
         try {
@@ -60,7 +62,7 @@ int run_loops(std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, lesson05
         std::string name = fmt::format("epoll-loop-{}", i);  // shown by ps -L, top -H, gdb
         ::pthread_setname_np(workers.back().native_handle(), name.c_str());
     }
-    cs::announce_listening(loops.front()->listener());  // the readiness signal: only once every loop runs
+    cs::announce_listening(endpoint);  // the readiness signal: only once every loop runs
     int signal_number = stop.wait();
     for (; signal_number == SIGUSR1; signal_number = stop.wait()) print_stats(loops, log);
     log.info("{} received; stopping {} loop(s) with {} connections", signal_number == SIGINT ? "SIGINT" : "SIGTERM",

@@ -103,8 +103,10 @@ void Log::write_line(std::string_view message) const {
     if (!write_now(line)) dropped->fetch_add(1, std::memory_order_relaxed);
 }
 
-void announce_listening(const Fd& listener) {
-    fmt::print("listening on {}\n", local_endpoint(listener.get()));
+void announce_listening(const Fd& listener) { announce_listening(local_endpoint(listener.get())); }
+
+void announce_listening(const std::string& endpoint) {
+    fmt::print("listening on {}\n", endpoint);
     std::fflush(stdout);  // stdout is a pipe under test: without the flush the line sits in a buffer
 }
 

@@ -77,5 +77,7 @@ private:
 
 // Prints "listening on HOST:PORT" (the real port, even for --port 0) to stdout and flushes.
 void announce_listening(const Fd& listener);
+// The same for an endpoint read earlier: a caller whose listener another thread now owns (05).
+void announce_listening(const std::string& endpoint);
 
 }  // namespace cs
