@@ -29,7 +29,7 @@ bool EventLoop::run() {
         fd_set ready_to_read = read_interest_, ready_to_write = write_interest_;  // select() overwrites its copy
         int max_fd = std::max({stop_fd_, listener_.get(), connections_.highest_fd()});
         int timeout_ms = next_timeout();
-        timeval timeout{timeout_ms / 1000, timeout_ms % 1000 * 1000};
+        timeval timeout{.tv_sec = timeout_ms / 1000, .tv_usec = suseconds_t{timeout_ms % 1000} * 1000};
         int count = ::select(max_fd + 1, &ready_to_read, &ready_to_write, nullptr, timeout_ms < 0 ? nullptr : &timeout);
         if (count < 0) {
             if (errno == EINTR) continue;  // a signal: go round (the stop fd says whether it was ours)
