@@ -64,14 +64,14 @@ EchoResult echo_until_eof(int connfd) {
     for (;;) {
         // Whatever one read() brings, a line or not: an echo never waits for a '\n' (RFC 862).
         ssize_t n = read_some(connfd, {buffer.get(), kEchoChunk});
-        if (n == 0) return result;             // client closed (EOF) and everything was echoed
-        if (n < 0) {                           // ECONNRESET, or EAGAIN: the idle timeout ran out
+        if (n == 0) return result;  // client closed (EOF) and everything was echoed
+        if (n < 0) {                // ECONNRESET, or EAGAIN: the idle timeout ran out
             record_failure(result, "read");
             return result;
         }
         // writen: a short count is normal on a socket; it sends the rest, and retries EINTR.
         if (writen(connfd, std::span(buffer.get(), static_cast<std::size_t>(n))) < 0) {
-            record_failure(result, "write");   // EPIPE or ECONNRESET: the client left without reading
+            record_failure(result, "write");  // EPIPE or ECONNRESET: the client left without reading
             return result;
         }
         result.bytes += static_cast<std::uint64_t>(n);

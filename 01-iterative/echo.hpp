@@ -14,10 +14,10 @@
 namespace cs {
 
 struct EchoResult {
-    std::uint64_t bytes = 0;         // bytes echoed back
-    int error = 0;                   // errno of the failure, 0 when the client closed normally or idled
-    const char* failed_call = "";    // "read" or "write" when error != 0 or idle
-    bool idle = false;               // that call waited longer than the idle timeout: not an error
+    std::uint64_t bytes = 0;       // bytes echoed back
+    int error = 0;                 // errno of the failure, 0 when the client closed normally or idled
+    const char* failed_call = "";  // "read" or "write" when error != 0 or idle
+    bool idle = false;             // that call waited longer than the idle timeout: not an error
 };
 
 // SO_RCVTIMEO and SO_SNDTIMEO on a blocking socket: a read() that gets no byte, or a write() that

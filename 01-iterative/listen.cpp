@@ -23,8 +23,7 @@ AddrInfoList resolve(const std::string& host, std::uint16_t port, bool passive) 
     int rc = ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &list);
     if (rc != 0) {
         // getaddrinfo has its own error space; EINVAL is the closest errno for "no such host".
-        throw std::system_error(EINVAL, std::generic_category(),
-                                fmt::format("getaddrinfo(): {}", ::gai_strerror(rc)));
+        throw std::system_error(EINVAL, std::generic_category(), fmt::format("getaddrinfo(): {}", ::gai_strerror(rc)));
     }
     return AddrInfoList(list);
 }

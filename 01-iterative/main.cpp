@@ -72,8 +72,8 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
     cs::set_no_delay(conn.get());  // echoes are interactive: no 40 ms Nagle waits (echo.hpp)
     cs::EchoResult result = cs::echo_until_eof(conn.get());
     if (result.idle) {
-        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,
-                 result.failed_call, conn.get(), result.bytes);
+        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout, result.failed_call,
+                 conn.get(), result.bytes);
     } else if (result.error != 0) {
         log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
                  cs::errno_text(result.error), conn.get(), peer, result.bytes);
@@ -96,7 +96,7 @@ void report_stats(std::uint64_t accepted, const cs::Log& log) {
 void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log) {
     std::uint64_t accepted = 0;
     while (!stop_requested) {
-        if (stats_requested) report_stats(accepted, log);  // SIGUSR1 woke accept(), or came during a client
+        if (stats_requested) report_stats(accepted, log);         // SIGUSR1 woke accept(), or came during a client
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
         // [todo:2 what accept() may say | tests: ServesFourThousandRoundTripsWithOnlyThirtyTwoDescriptors, SigtermExitsZeroWithinTwoSecondsLeavingNoProcess]
         //? When accept() fails: leave the loop if a stop was requested; go round again at once on
@@ -118,7 +118,7 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
         client_fd = connfd;
         if (!stop_requested) serve_client(conn, idle_timeout, log);  // everyone else waits in the backlog
         client_fd = -1;
-    }                                                   // conn's destructor closes connfd here
+    }  // conn's destructor closes connfd here
 }
 // [/slide]
 
@@ -126,8 +126,7 @@ void serve_forever(const cs::Fd& listener, int idle_timeout, const cs::Log& log)
 
 int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
-    cs::CommandLine cli("echo-iterative", "Echo server that serves one client at a time (lesson 01).",
-                        kDefaultPort);
+    cs::CommandLine cli("echo-iterative", "Echo server that serves one client at a time (lesson 01).", kDefaultPort);
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();

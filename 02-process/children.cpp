@@ -12,7 +12,8 @@ namespace {
 Children* reaper_table = nullptr;  // a handler gets no arguments: this is how it finds the table
 
 std::string describe(int status) {
-    if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+    if (WIFSIGNALED(status))
+        return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
     return fmt::format("exit {}", WEXITSTATUS(status));
 }
 

@@ -40,9 +40,9 @@ private:
 
     // Lock-free atomics: the only objects a signal handler may portably share with the code it interrupts.
     struct Slot {
-        std::atomic<pid_t> pid{0};      // 0: free
+        std::atomic<pid_t> pid{0};  // 0: free
         std::atomic<bool> reaped{false};
-        std::atomic<int> status{0};     // waitpid() status, once reaped
+        std::atomic<int> status{0};  // waitpid() status, once reaped
     };
     std::vector<Slot> slots_;
 };

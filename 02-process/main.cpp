@@ -71,8 +71,8 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
     cs::set_no_delay(conn.get());  // echoes are interactive: no 40 ms Nagle waits (echo.hpp)
     cs::EchoResult result = cs::echo_until_eof(conn.get());
     if (result.idle) {
-        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,
-                 result.failed_call, conn.get(), result.bytes);
+        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout, result.failed_call,
+                 conn.get(), result.bytes);
     } else if (result.error != 0) {
         log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
                  cs::errno_text(result.error), conn.get(), peer, result.bytes);
@@ -88,7 +88,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 //? lesson02::SignalBlock), logs "PEER: forked child PID (fd N)", and closes its copy of connfd.
 // [slide:child]
 [[noreturn]] void run_child(cs::Fd& listener, const cs::Fd& conn, int idle_timeout, const cs::Log& log,
-                           const sigset_t& mask) {
+                            const sigset_t& mask) {
     listener.reset();  // the child never accepts: new clients are the parent's business
     lesson02::restore_signals_in_child(mask);
     serve_client(conn, idle_timeout, log);
@@ -99,8 +99,7 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {
 // [/slide]
 
 // [slide:fork]
-void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, int idle_timeout,
-                 const cs::Log& log) {
+void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, int idle_timeout, const cs::Log& log) {
     std::string peer = cs::peer_endpoint(conn.get());
     lesson02::SignalBlock block;  // no reaping until the new child is in the table
     pid_t pid = ::fork();
@@ -111,8 +110,8 @@ void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, in
     }
     children.add(pid);
     log.conn("{}: forked child {} (fd {})", peer, pid, conn.get());
-}   // the parent closes its copy of connfd here. The socket stays open: the child holds the other
-    // reference. Forget this close and the client never sees EOF when the child exits.
+}  // the parent closes its copy of connfd here. The socket stays open: the child holds the other
+// reference. Forget this close and the client never sees EOF when the child exits.
 // [/slide]
 //| void spawn_child(cs::Fd& listener, cs::Fd conn, lesson02::Children& children, int idle_timeout,
 //|                  const cs::Log& log) {
@@ -135,13 +134,14 @@ void serve_forever(cs::Fd& listener, lesson02::Children& children, const cs::Ser
     while (!stop_requested) {
         if (stats_requested) report_stats(children, accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
-        cs::Fd conn{connfd};  // owns it from here; an Fd of -1 owns nothing
+        cs::Fd conn{connfd};                                      // owns it from here; an Fd of -1 owns nothing
         children.report_reaped(log);  // log what the SIGCHLD handler reaped meanwhile; frees their slots
-        if (stop_requested) break;  // shutdown() woke accept() (EINVAL), or a client came as we stopped
-        if (connfd < 0) {  // EINTR is routine here: every child that ends interrupts accept() (SIGCHLD)
+        if (stop_requested) break;    // shutdown() woke accept() (EINVAL), or a client came as we stopped
+        if (connfd < 0) {             // EINTR is routine here: every child that ends interrupts accept() (SIGCHLD)
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            std::this_thread::sleep_for(cs::kAcceptPause);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            std::this_thread::sleep_for(cs::kAcceptPause);
             continue;
         }
         ++accepted;
@@ -159,8 +159,7 @@ void serve_forever(cs::Fd& listener, lesson02::Children& children, const cs::Ser
 
 int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
-    cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).",
-                        kDefaultPort);
+    cs::CommandLine cli("echo-process", "Echo server with one child process per client (lesson 02).", kDefaultPort);
     cli.add_max_conns(cs::kDefaultMaxConns);
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     bool no_reap = false;

@@ -13,9 +13,9 @@ namespace lesson03 {
 // [slide:start-thread]
 bool Connections::start(cs::Fd socket, Work work, const cs::Log& log) {
     Connection* connection = add(socket);  // under the mutex, briefly; takes socket unless full
-    if (connection == nullptr) {  // over the cap: log (without the lock), close, serve the others
-        log.conn("{}: {} connections already (--max-conns); closing fd {}", cs::peer_endpoint(socket.get()),
-                 max_conns_, socket.get());
+    if (connection == nullptr) {           // over the cap: log (without the lock), close, serve the others
+        log.conn("{}: {} connections already (--max-conns); closing fd {}", cs::peer_endpoint(socket.get()), max_conns_,
+                 socket.get());
         return false;
     }
     // [todo:1 one thread per client | tests: FiftyClientsHeldAtOnceAreFiftyExtraThreads, LogsPidAndTheWorkerThreadId, EchoesOneLine, SigtermWithTwentyConnectedClientsJoinsEveryThread]
@@ -76,8 +76,8 @@ void Connections::join_finished() {
         }
     }
     // [/todo]
-}   // destroying `finished` joins each thread (std::jthread's destructor), without the mutex held:
-    // a done worker has taken the mutex for the last time, so none of these joins waits long.
+}  // destroying `finished` joins each thread (std::jthread's destructor), without the mutex held:
+// a done worker has taken the mutex for the last time, so none of these joins waits long.
 // [/slide]
 
 std::size_t Connections::serving() {
@@ -119,6 +119,6 @@ std::size_t Connections::join_all() {
         all.swap(list_);  // nodes keep their addresses: workers still finish() on them
     }
     return all.size();
-}   // every worker is joined here, before main() can return
+}  // every worker is joined here, before main() can return
 
 }  // namespace lesson03

@@ -24,9 +24,9 @@ namespace lesson03 {
 
 struct Connection {
     explicit Connection(cs::Fd s) : socket(std::move(s)) {}
-    cs::Fd socket;       // closed by its worker when the echo ends (finish())
-    bool done = false;   // the worker has taken the mutex for the last time: join() returns at once
-    std::jthread worker; // declared last, so it is destroyed, i.e. joined, first
+    cs::Fd socket;        // closed by its worker when the echo ends (finish())
+    bool done = false;    // the worker has taken the mutex for the last time: join() returns at once
+    std::jthread worker;  // declared last, so it is destroyed, i.e. joined, first
 };
 
 class Connections {
@@ -39,10 +39,10 @@ public:
     // the cap is reached or the thread cannot be created (the reason is logged).
     bool start(cs::Fd socket, Work work, const cs::Log& log);
 
-    void join_finished();                 // accept thread: join the workers that are done
-    std::size_t serving();                // workers not done yet: the connections open now
-    void shutdown_all();                  // stop: wake every worker blocked in read() or write()
-    std::size_t join_all();               // stop: wait for every worker; returns how many there were
+    void join_finished();    // accept thread: join the workers that are done
+    std::size_t serving();   // workers not done yet: the connections open now
+    void shutdown_all();     // stop: wake every worker blocked in read() or write()
+    std::size_t join_all();  // stop: wait for every worker; returns how many there were
 
 private:
     Connection* add(cs::Fd& socket);      // a new list node that owns socket; nullptr at the cap

@@ -95,8 +95,8 @@ void serve_client(const cs::Fd& conn, int idle_timeout, const cs::Log& log) {  /
     cs::set_no_delay(conn.get());  // echoes are interactive: no 40 ms Nagle waits (echo.hpp)
     cs::EchoResult result = cs::echo_until_eof(conn.get());
     if (result.idle) {
-        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout,
-                 result.failed_call, conn.get(), result.bytes);
+        log.conn("{} idle for {} s in {}(); closing fd {} ({} bytes echoed)", peer, idle_timeout, result.failed_call,
+                 conn.get(), result.bytes);
     } else if (result.error != 0) {
         log.conn("{}() failed: {}; closing fd {} ({}, {} bytes echoed)", result.failed_call,
                  cs::errno_text(result.error), conn.get(), peer, result.bytes);
@@ -119,13 +119,14 @@ void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, l
     while (!stop_requested) {
         if (stats_requested) report_stats(pool ? pool->open() : connections.serving(), accepted, log);
         int connfd = ::accept(listener.get(), nullptr, nullptr);  // sleeps until a client is queued
-        cs::Fd conn{connfd};  // owns it from here; an Fd of -1 owns nothing
-        connections.join_finished();  // the threads whose clients left while we waited
+        cs::Fd conn{connfd};                                      // owns it from here; an Fd of -1 owns nothing
+        connections.join_finished();                              // the threads whose clients left while we waited
         if (stop_requested) break;  // shutdown() woke accept() (EINVAL), or a client came as we stopped
         if (connfd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;  // a signal, or a client gone before accept()
             log.info("accept() failed: {}", cs::errno_text());
-            std::this_thread::sleep_for(cs::kAcceptPause);  // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            // out of fds or memory (as in 01): pause, do not spin; the backlog waits
+            std::this_thread::sleep_for(cs::kAcceptPause);
             continue;
         }
         ++accepted;
@@ -135,9 +136,9 @@ void serve_forever(const cs::Fd& listener, lesson03::Connections& connections, l
         }
         // conn moves into the list and the thread reads it there: never &connfd, which accept() reuses
         WorkerSignalMask mask;  // the new thread starts with SIGINT, SIGTERM and SIGUSR1 blocked
-        connections.start(std::move(conn), [&log, idle_timeout](const cs::Fd& socket) {
-            serve_client(socket, idle_timeout, log);
-        }, log);
+        connections.start(
+            std::move(conn), [&log, idle_timeout](const cs::Fd& socket) { serve_client(socket, idle_timeout, log); },
+            log);
     }
 }
 // [/slide]
@@ -153,8 +154,8 @@ int main(int argc, char** argv) {
     cli.add_int("--stack-kib", stack_kib,
                 "Stack size of each client thread in KiB (not given: RLIMIT_STACK, usually 8192)", 64, 1024 * 1024);
     int pool_threads = 0;
-    cli.add_int("--pool", pool_threads, "Serve with a fixed pool of N threads and a queue of N sockets (pool.hpp)",
-                0, 1024);
+    cli.add_int("--pool", pool_threads, "Serve with a fixed pool of N threads and a queue of N sockets (pool.hpp)", 0,
+                1024);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("03-thread");
@@ -179,16 +180,16 @@ int main(int argc, char** argv) {
     std::optional<lesson03::ThreadPool> pool;
     try {
         WorkerSignalMask mask;  // pool threads start with the stop and stats signals blocked, for life
-        if (pool_threads > 0) pool.emplace(pool_threads, [&log, &options](const cs::Fd& socket) {
-            serve_client(socket, options.idle_timeout, log);
-        });
+        if (pool_threads > 0)
+            pool.emplace(pool_threads,
+                         [&log, &options](const cs::Fd& socket) { serve_client(socket, options.idle_timeout, log); });
     } catch (const std::system_error& error) {
         log.info("pthread_create() failed: {}; no pool of {} threads", error.code().message(), pool_threads);
         return cs::kExitStartup;
     }
     serve_forever(listener, connections, pool ? &*pool : nullptr, options.idle_timeout, log);
-    listener.reset();             // refuse new clients while the threads wind up
-    connections.shutdown_all();   // every blocked read() returns EOF, every blocked write() fails
+    listener.reset();            // refuse new clients while the threads wind up
+    connections.shutdown_all();  // every blocked read() returns EOF, every blocked write() fails
     std::size_t cut = pool ? pool->shutdown_all() : 0;
     pool.reset();  // joins the pool threads
     log.info("stop signal received; joined {} threads still serving clients", connections.join_all() + cut);

@@ -31,7 +31,7 @@ public:
     // Queues a socket; while the queue is full, waits (the backlog holds the next clients). Gives up,
     // closing it, once `stop` is set: checked every kStopCheck, as a handler cannot notify a condvar.
     bool submit(cs::Fd socket, const std::atomic<bool>& stop);
-    std::size_t open();        // clients being served plus clients queued
+    std::size_t open();          // clients being served plus clients queued
     std::size_t shutdown_all();  // stop: close the queued, shutdown() the served; returns how many
 
     static constexpr auto kStopCheck = std::chrono::milliseconds(100);
@@ -45,7 +45,7 @@ private:
     std::condition_variable queued_;  // a socket was queued, or stopping
     std::condition_variable taken_;   // a socket left the queue
     std::deque<cs::Fd> queue_;
-    std::vector<int> served_;         // per pool thread: the descriptor it serves, -1 when free
+    std::vector<int> served_;  // per pool thread: the descriptor it serves, -1 when free
     bool stopping_ = false;
     std::vector<std::jthread> threads_;  // last: joined before the rest is destroyed
 };

@@ -27,8 +27,8 @@ using Clock = std::chrono::steady_clock;
 struct Connection {
     Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
-    EchoConnection echo;  // the per-client state machine (README: "The state machine")
-    std::string peer;     // "127.0.0.1:51234", for the log lines
+    EchoConnection echo;                           // the per-client state machine (README: "The state machine")
+    std::string peer;                              // "127.0.0.1:51234", for the log lines
     Clock::time_point last_active = Clock::now();  // the last readiness on it: --idle-timeout counts from here
 };
 

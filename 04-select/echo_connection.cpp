@@ -46,7 +46,7 @@ std::size_t EchoConnection::send_now(std::span<const std::byte> bytes) {
 }
 
 EchoConnection::ReadOutcome EchoConnection::on_readable(std::span<std::byte> scratch, std::size_t budget,
-                                                         ReadUntil until) {
+                                                        ReadUntil until) {
     // [todo:3 read, echo at once, queue the rest | tests: SilentPartialLineDoesNotDelayAnotherClient, OneByteDribbleAndAFastClientAreBothServed, FloodingClientDoesNotStarveAnother, EchoesBytesWithoutNewlineBeforeHalfClose]
     //? While wants_read(), under `budget` bytes and without an error: read() into scratch. EAGAIN:
     //? drained, stop. 0: the peer's EOF (peer_eof_), stop. Else send_now() what came when nothing is

@@ -68,7 +68,8 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
     if (readable) status = read(conn);
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
     if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
-        unwatch(fd);  // select() must never be handed a closed descriptor: EBADF
+        // select() must never be handed a closed descriptor: EBADF
+        unwatch(fd);
         return connections_.remove(fd);
     }
     set_interest(fd, conn);
@@ -104,8 +105,8 @@ void EventLoop::accept_clients() {
         sockaddr_storage address{};
         socklen_t length = sizeof address;
         // accept4: on Linux the new socket does NOT inherit O_NONBLOCK from the listener.
-        int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+        auto* peer = reinterpret_cast<sockaddr*>(&address);
+        int fd = ::accept4(listener_.get(), peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;  // that client left already
             if (errno != EAGAIN && errno != EWOULDBLOCK) pause_accepting();
@@ -114,7 +115,7 @@ void EventLoop::accept_clients() {
         if (saturated_) log_.info("accepting again ({} connections open)", connections_.open());
         saturated_ = false;
         ++accepted_;
-        admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
+        admit(cs::Fd{fd}, cs::endpoint_text(peer, length));
     }
 }
 // [/slide]

@@ -20,7 +20,7 @@ struct LoopOptions {
     std::size_t out_cap = EchoConnection::kDefaultOutCap;
     int max_conns = FD_SETSIZE;
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
-    bool busy_poll = false;  // --busy-poll: select() never sleeps (the experiment in the README)
+    bool busy_poll = false;                // --busy-poll: select() never sleeps (the experiment in the README)
 };
 
 class EventLoop {
@@ -59,7 +59,7 @@ private:
     ConnectionTable connections_;
     const cs::Log& log_;
     std::uint64_t accepted_ = 0;  // since start, refused ones included
-    bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
+    bool saturated_ = false;      // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
     Clock::time_point accept_paused_until_{};
     std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer for every client

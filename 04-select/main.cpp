@@ -32,7 +32,8 @@ int main(int argc, char** argv) {
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
     lesson04::LoopOptions loop_options;
     cli.add_size("--out-cap", loop_options.out_cap, "Pending echo bytes per client before we stop reading from it");
-    cli.add_flag("--busy-poll", loop_options.busy_poll, "Experiment: select() with a zero timeout, a loop that never sleeps");
+    cli.add_flag("--busy-poll", loop_options.busy_poll,
+                 "Experiment: select() with a zero timeout, a loop that never sleeps");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("04-select");
@@ -54,8 +55,8 @@ int main(int argc, char** argv) {
     }
     ::signal(SIGPIPE, SIG_IGN);  // belt and braces: EchoConnection already sends with MSG_NOSIGNAL
     cs::announce_listening(listener);
-    log.info("listening on {}, one thread, select() over at most {} descriptors",
-             cs::local_endpoint(listener.get()), FD_SETSIZE);
+    log.info("listening on {}, one thread, select() over at most {} descriptors", cs::local_endpoint(listener.get()),
+             FD_SETSIZE);
 
     loop_options.max_conns = options.max_conns;
     loop_options.idle_timeout = std::chrono::seconds(options.idle_timeout);

@@ -46,7 +46,8 @@ Signals::Signals() {
     // SA_RESTART says (signal(7)): the loop just goes round, and finds the pipe readable.
     action.sa_flags = SA_RESTART;
     for (int sig : {SIGINT, SIGTERM, SIGUSR1}) {
-        if (::sigaction(sig, &action, nullptr) < 0) throw std::system_error(errno, std::generic_category(), "sigaction()");
+        if (::sigaction(sig, &action, nullptr) < 0)
+            throw std::system_error(errno, std::generic_category(), "sigaction()");
     }
 }
 
@@ -55,7 +56,7 @@ Signals::~Signals() { write_end_fd = -1; }
 
 Signals::Received Signals::take() {
     char bytes[256];
-    while (::read(read_end_.get(), bytes, sizeof bytes) > 0) {}  // until EAGAIN: one wake-up for all of them
+    while (::read(read_end_.get(), bytes, sizeof bytes) > 0) continue;  // until EAGAIN: one wake-up for all
     // After the drain: a signal arriving from here on leaves a byte, so the next select() wakes again.
     return {.stop = stop_requested.exchange(false), .stats = stats_requested.exchange(false)};
 }

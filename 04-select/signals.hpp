@@ -23,7 +23,7 @@ public:
         bool stats = false;  // SIGUSR1
     };
 
-    Signals();  // pipe2() and sigaction(); throws std::system_error naming the call
+    Signals();   // pipe2() and sigaction(); throws std::system_error naming the call
     ~Signals();  // the handler stays installed but no longer writes anywhere
     Signals(const Signals&) = delete;
     Signals& operator=(const Signals&) = delete;

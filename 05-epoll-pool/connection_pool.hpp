@@ -31,13 +31,13 @@ struct Connection {
     Connection(cs::Fd socket, std::size_t out_cap, std::string peer_text)
         : echo(std::move(socket), out_cap), peer(std::move(peer_text)) {}
     EchoConnection echo;
-    std::string peer;            // "127.0.0.1:51234", for the log lines
+    std::string peer;               // "127.0.0.1:51234", for the log lines
     Clock::time_point last_active;  // the last event on it: --idle-timeout counts from here
-    std::uint32_t interest = 0;  // what epoll watches now (EPOLLIN/EPOLLOUT): skip epoll_ctl when unchanged
-    int older = -1;              // the activity list, by fd: the connection active just before this one...
-    int newer = -1;              // ...and just after it (-1: none)
-    bool unread = false;         // edge-triggered: bytes may be waiting that no new edge will announce
-    bool queued = false;         // on the loop's read-again list
+    std::uint32_t interest = 0;     // what epoll watches now (EPOLLIN/EPOLLOUT): skip epoll_ctl when unchanged
+    int older = -1;                 // the activity list, by fd: the connection active just before this one...
+    int newer = -1;                 // ...and just after it (-1: none)
+    bool unread = false;            // edge-triggered: bytes may be waiting that no new edge will announce
+    bool queued = false;            // on the loop's read-again list
 };
 
 class ConnectionPool {
@@ -50,7 +50,7 @@ public:
     void unreserve() { open_total_.fetch_sub(1, std::memory_order_relaxed); }  // admission failed after reserve()
     int open_total() const noexcept { return open_total_.load(std::memory_order_relaxed); }
     int open() const noexcept { return open_.load(std::memory_order_relaxed); }  // this pool's; any thread
-    Connection& add(cs::Fd socket, std::size_t out_cap, std::string peer);  // active now: the newest
+    Connection& add(cs::Fd socket, std::size_t out_cap, std::string peer);       // active now: the newest
     Connection* find(int fd) const noexcept {
         return fd >= 0 && static_cast<std::size_t>(fd) < slots_.size() ? slots_[fd].get() : nullptr;
     }

@@ -42,7 +42,8 @@ void EventLoop::read_again(Clock::time_point now) {
         Connection* conn = connections_.find(fd);
         if (!conn || !conn->queued) continue;  // closed since (and the number perhaps reused)
         conn->queued = false;
-        serve(fd, *conn, true, false, now);  // bytes are waiting: the peer is anything but idle, even without a new edge
+        // bytes are waiting: the peer is anything but idle, even without a new edge
+        serve(fd, *conn, true, false, now);
     }
 }
 

@@ -16,8 +16,8 @@ namespace lesson05 {
 
 EventLoop::EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, std::atomic<int>& open_total,
                      const cs::Log& log)
-    : epoll_(::epoll_create1(EPOLL_CLOEXEC)), listener_(std::move(listener)), stop_fd_(stop_fd),
-      options_(options), connections_(options.max_conns, open_total, log), log_(log) {
+    : epoll_(::epoll_create1(EPOLL_CLOEXEC)), listener_(std::move(listener)), stop_fd_(stop_fd), options_(options),
+      connections_(options.max_conns, open_total, log), log_(log) {
     if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1()");
     // The kernel keeps the interest list: the stop fd and the listener go in once, here. The stop
     // fd stays level-triggered: once rung it stays readable, for every loop.
@@ -65,7 +65,8 @@ void EventLoop::serve(int fd, Connection& conn, bool readable, bool writable, Cl
     if (readable) status = read(conn);
     if (writable && status == Status::kOpen) status = conn.echo.on_writable();
     if (status != Status::kOpen) {  // finished (EOF, all echoed) or failed
-        return connections_.remove(fd);  // close() also takes it off the interest list
+        // close() also takes it off the interest list
+        return connections_.remove(fd);
     }
     set_interest(fd, conn);
     if (options_.edge) read_later(fd, conn);  // edge.cpp
@@ -96,8 +97,8 @@ void EventLoop::accept_clients() {
         sockaddr_storage address{};
         socklen_t length = sizeof address;
         // accept4: on Linux the new socket does NOT inherit O_NONBLOCK from the listener.
-        int fd = ::accept4(listener_.get(), reinterpret_cast<sockaddr*>(&address), &length,
-                           SOCK_NONBLOCK | SOCK_CLOEXEC);
+        auto* peer = reinterpret_cast<sockaddr*>(&address);
+        int fd = ::accept4(listener_.get(), peer, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) continue;  // that client left already
             if (errno != EAGAIN && errno != EWOULDBLOCK) pause_accepting();
@@ -106,7 +107,7 @@ void EventLoop::accept_clients() {
         if (saturated_) log_.info("accepting again ({} connections open)", connections_.open_total());
         saturated_ = false;
         accepted_.fetch_add(1, std::memory_order_relaxed);
-        admit(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&address), length));
+        admit(cs::Fd{fd}, cs::endpoint_text(peer, length));
     }
 }
 
@@ -136,7 +137,8 @@ void EventLoop::pause_accepting() {
                   kAcceptPause.count(), connections_.open_total());
     }
     saturated_ = true;  // logged once per episode, not ten times a second
-    ctl(EPOLL_CTL_MOD, listener_.get(), 0);  // no events: still registered, never reported
+    // no events: still registered, never reported
+    ctl(EPOLL_CTL_MOD, listener_.get(), 0);
     accept_paused_ = true;
     accept_paused_until_ = Clock::now() + kAcceptPause;
 }

@@ -23,7 +23,7 @@ namespace lesson05 {
 struct LoopOptions {
     std::size_t out_cap = EchoConnection::kDefaultOutCap;
     int max_conns = 0;
-    bool edge = false;  // --edge: EPOLLET on every descriptor but the stop eventfd
+    bool edge = false;                     // --edge: EPOLLET on every descriptor but the stop eventfd
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
 };
 
@@ -82,7 +82,7 @@ private:
     ConnectionPool connections_;
     const cs::Log& log_;
     std::atomic<std::uint64_t> accepted_{0};  // written by this loop only; read by main() for SIGUSR1
-    bool saturated_ = false;  // accept() ran out of descriptors and has not worked since
+    bool saturated_ = false;                  // accept() ran out of descriptors and has not worked since
     bool accept_paused_ = false;
     Clock::time_point accept_paused_until_{};
     std::vector<std::byte> scratch_ = std::vector<std::byte>(kReadBudget);  // one read buffer for every client

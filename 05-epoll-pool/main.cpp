@@ -17,7 +17,6 @@
 #include <pthread.h>
 #include <thread>
 
-
 namespace {
 
 constexpr std::uint16_t kDefaultPort = 9005;
@@ -107,8 +106,8 @@ int main(int argc, char** argv) {
     try {
         stop.emplace();  // before any thread starts: they all inherit the blocked SIGINT/SIGTERM
         for (cs::Fd& listener : listeners) {
-            loops.push_back(std::make_unique<lesson05::EventLoop>(std::move(listener), stop->loops_fd(),
-                                                                      loop_options, open_total, log));
+            loops.push_back(std::make_unique<lesson05::EventLoop>(std::move(listener), stop->loops_fd(), loop_options,
+                                                                  open_total, log));
         }
     } catch (const std::system_error& error) {
         log.info("cannot start: {}", error.what());

@@ -32,19 +32,20 @@ struct Options {
 };
 
 void add_options(cs::CommandLine& cli, Options& options) {
-    CLI::App& app = cli.app();
-    app.add_option("--workers", options.workers, "Worker processes (default: the number of CPUs)")
-        ->transform(cs::decimal_integer())->check(CLI::Range(1, 256))->capture_default_str();
+    cli.add_int("--workers", options.workers, "Worker processes (default: the number of CPUs)", 1, 256);
+    CLI::App& app = cli.app();  // CLI11 itself for the two options add_int() cannot express
     app.add_option("--share", options.reuseport, "How workers share the port: inherit or reuseport")
         ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"inherit", false}, {"reuseport", true}}))
         ->option_text("inherit|reuseport (default: inherit)");
     app.add_option("--grace", options.grace_seconds, "On SIGTERM/SIGINT, seconds open connections may finish")
-        ->check(cs::decimal_number())->check(CLI::Range(0.0, 3600.0))->capture_default_str();  // nan passes a Range
+        ->check(cs::decimal_number())
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();  // nan passes a Range
     // Per worker: a total would need a counter shared by every worker (shared memory).
-    app.add_option("--max-conns", options.max_conns,
-                   "Connections per worker (the server holds up to workers x this); a worker at its cap "
-                   "closes new connections, as 05's loop does")
-        ->transform(cs::decimal_integer())->check(CLI::Range(1, 1'000'000))->capture_default_str();
+    cli.add_int("--max-conns", options.max_conns,
+                "Connections per worker (the server holds up to workers x this); a worker at its cap closes new "
+                "connections, as 05's loop does",
+                1, 1'000'000);
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
 }
 
@@ -107,8 +108,8 @@ int run_master(lesson06::Master& master, const sigset_t& while_asleep) {
 // master binds (without listen()) to hold the port and learn it for --port 0; each worker then
 // opens a listener of its own on that port.
 cs::Fd open_port(const cs::ServerOptions& server, bool reuseport) {
-    return cs::listen_tcp({.host = server.host, .port = server.port, .reuse_port = reuseport,
-                           .nonblocking = true, .listen = !reuseport});
+    return cs::listen_tcp(
+        {.host = server.host, .port = server.port, .reuse_port = reuseport, .nonblocking = true, .listen = !reuseport});
 }
 // [/slide]
 
@@ -130,9 +131,9 @@ int serve(int argc, char** argv) {
     lesson06::WorkerSetup worker{.grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000)),
                                  .max_conns = options.max_conns,
                                  .idle_timeout = std::chrono::seconds(cli.options().idle_timeout)};
-    lesson06::Master master({.workers = options.workers, .reuseport = options.reuseport, .host = cli.options().host,
-                             .worker = worker},
-                            std::move(port), log);
+    lesson06::Master master(
+        {.workers = options.workers, .reuseport = options.reuseport, .host = cli.options().host, .worker = worker},
+        std::move(port), log);
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
     return run_master(master, while_asleep);
 }

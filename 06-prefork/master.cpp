@@ -21,7 +21,8 @@ constexpr auto kKillMargin = 1s;    // past the grace period, a stopping worker 
 
 std::string describe(int status) {
     if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+    if (WIFSIGNALED(status))
+        return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
     return fmt::format("status {:#x}", status);
 }
 
@@ -108,7 +109,8 @@ void Master::on_exit(Worker& worker, int status) {
     worker.pid = 0;
     if (stopping_) return log_.info("master: worker {} (pid {}) exited: {}", worker.slot, pid, describe(status));
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    log_.info("master: worker {} (pid {}) {}: {}", worker.slot, pid, clean ? "exited on its own" : "died", describe(status));
+    log_.info("master: worker {} (pid {}) {}: {}", worker.slot, pid, clean ? "exited on its own" : "died",
+              describe(status));
     if (!was_ready && ++early_deaths_ >= kMaxEarlyDeaths) return give_up();
     ++respawns_;
     spawn(worker);

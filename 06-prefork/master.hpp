@@ -20,7 +20,7 @@ struct MasterOptions {
     int workers = 1;
     bool reuseport = false;  // each worker opens its own listener; the port socket only holds the port
     std::string host;
-    WorkerSetup worker;      // grace, max_conns, idle_timeout: the same for every worker
+    WorkerSetup worker;  // grace, max_conns, idle_timeout: the same for every worker
 };
 
 class Master {
@@ -28,11 +28,11 @@ public:
     // `port_socket` listens (inherit) or is only bound with SO_REUSEPORT (reuseport).
     Master(MasterOptions options, cs::Fd port_socket, const cs::Log& log);
 
-    void start();          // forks every worker; throws std::system_error if pipe2() fails
-    void reap_children();  // SIGCHLD: waitpid() every exited child, replace it unless stopping
-    void read_ready();     // the ready pipe is readable: mark workers ready, announce the port once
-    void stop();           // SIGTERM/SIGINT: SIGTERM to every worker; a second one: SIGKILL
-    void report_stats() const;  // SIGUSR1: the master's line, then the signal passed on
+    void start();                         // forks every worker; throws std::system_error if pipe2() fails
+    void reap_children();                 // SIGCHLD: waitpid() every exited child, replace it unless stopping
+    void read_ready();                    // the ready pipe is readable: mark workers ready, announce the port once
+    void stop();                          // SIGTERM/SIGINT: SIGTERM to every worker; a second one: SIGKILL
+    void report_stats() const;            // SIGUSR1: the master's line, then the signal passed on
     void on_time(Clock::time_point now);  // past the grace period: SIGKILL what is left
     int ready_fd() const noexcept { return ready_read_.get(); }
     int timeout_ms(Clock::time_point now) const;  // until on_time() has work; -1: none

@@ -40,7 +40,7 @@ int next_signal(int signal_fd) {
 void run_worker(cs::Fd listener, const WorkerSetup& setup, const cs::Log& log) {
     ::prctl(PR_SET_NAME, "prefork-worker");  // what `ps -o comm` and `top` show
     pid_t master = ::getppid();
-    ::prctl(PR_SET_PDEATHSIG, SIGHUP);       // the kernel tells us when the master dies...
+    ::prctl(PR_SET_PDEATHSIG, SIGHUP);  // the kernel tells us when the master dies...
     cs::Fd signals = worker_signals();
     if (!signals || ::getppid() != master) ::_exit(1);  // ...unless it died before we asked
     std::atomic<int> open_total{0};

@@ -13,9 +13,9 @@ namespace lesson06 {
 
 struct WorkerSetup {
     int slot = 0;
-    int ready_fd = -1;          // the master's ready pipe: one byte, our slot, once we serve
+    int ready_fd = -1;  // the master's ready pipe: one byte, our slot, once we serve
     std::chrono::milliseconds grace{5000};
-    int max_conns = 1000;       // per worker
+    int max_conns = 1000;  // per worker
     std::chrono::seconds idle_timeout{0};
 };
 

@@ -39,7 +39,8 @@ volatile std::sig_atomic_t got_child = 0, got_stop = 0, got_reload = 0, got_stat
 void on_signal(int sig) {
     switch (sig) {
         case SIGCHLD: got_child = 1; break;
-        case SIGTERM: case SIGINT: got_stop = 1; break;
+        case SIGTERM:
+        case SIGINT: got_stop = 1; break;
         case SIGHUP: got_reload = 1; break;
         case SIGUSR1: got_stats = 1; break;
         case SIGUSR2: got_upgrade = 1; break;
@@ -111,8 +112,8 @@ cs::Fd take_ready_fd(const cs::Log& log) {
 }
 
 int serve(int argc, char** argv) {
-    cs::CommandLine cli("echo-master-worker", "Echo server: a master and pre-forked workers sharing one port (lesson 07).",
-                        kDefaultPort);
+    cs::CommandLine cli("echo-master-worker",
+                        "Echo server: a master and pre-forked workers sharing one port (lesson 07).", kDefaultPort);
     lesson07::Options options;
     lesson07::add_options(cli, options);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
@@ -122,8 +123,8 @@ int serve(int argc, char** argv) {
     auto max_conns = static_cast<std::size_t>(options.max_conns);
     auto idle_timeout = std::chrono::seconds(cli.options().idle_timeout);
     if (options.worker_channel >= 0) {
-        lesson07::WorkerSetup setup{.lock_mode = options.lock_mode, .grace = grace, .max_conns = max_conns,
-                                   .idle_timeout = idle_timeout};
+        lesson07::WorkerSetup setup{
+            .lock_mode = options.lock_mode, .grace = grace, .max_conns = max_conns, .idle_timeout = idle_timeout};
         return lesson07::run_exec_worker(options.worker_channel, std::move(setup), log);
     }
 
@@ -148,11 +149,15 @@ int serve(int argc, char** argv) {
         return cs::kExitStartup;
     }
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
-    lesson07::MasterOptions master_options{
-        .workers = options.workers, .share = options.share, .lock_mode = options.lock_mode,
-        .grace = grace, .max_conns = max_conns, .idle_timeout = idle_timeout,
-        .argv = std::vector<std::string>(argv, argv + argc)};
-    lesson07::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(log), log);
+    lesson07::MasterOptions master_options{.workers = options.workers,
+                                           .share = options.share,
+                                           .lock_mode = options.lock_mode,
+                                           .grace = grace,
+                                           .max_conns = max_conns,
+                                           .idle_timeout = idle_timeout,
+                                           .argv = std::vector<std::string>(argv, argv + argc)};
+    lesson07::Master master(std::move(master_options), std::move(port_socket), std::move(lock), take_ready_fd(log),
+                            log);
     return run_master(master, while_asleep);
 }
 

@@ -12,7 +12,7 @@ struct Options {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     double grace_seconds = 5;
-    int max_conns = 1000;  // per worker (add_options() says why)
+    int max_conns = 1000;     // per worker (add_options() says why)
     int worker_channel = -1;  // set only in a pass-mode worker exec'd by the master
 };
 

@@ -90,13 +90,14 @@ cs::Fd take_inherited_socket(Share share) {
 cs::Fd open_own_listener(const cs::Fd& port_socket) {
     sockaddr_storage address{};
     socklen_t length = sizeof address;
-    if (::getsockname(port_socket.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0) fail("getsockname()", errno);
+    if (::getsockname(port_socket.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0)
+        fail("getsockname()", errno);
     return bind_reuseport(reinterpret_cast<sockaddr*>(&address), length, /*listening=*/true);
 }
 
 bool place_fd_for_exec(int fd, int target) {
     if (fd == target) return ::fcntl(fd, F_SETFD, 0) == 0;  // dup2() onto itself would keep FD_CLOEXEC
-    return ::dup2(fd, target) >= 0;                          // the copy dup2() makes has FD_CLOEXEC clear
+    return ::dup2(fd, target) >= 0;                         // the copy dup2() makes has FD_CLOEXEC clear
 }
 
 }  // namespace lesson07

@@ -19,8 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kMaxEarlyDeaths = 5;    // workers in a row dead before ready: broken, stop fork-bombing
-constexpr auto kKillMargin = 1s;      // past the grace period, a stopping worker gets SIGKILL
+constexpr int kMaxEarlyDeaths = 5;  // workers in a row dead before ready: broken, stop fork-bombing
+constexpr auto kKillMargin = 1s;    // past the grace period, a stopping worker gets SIGKILL
 
 std::string describe(int status) {
     if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
@@ -47,11 +47,8 @@ void exec_self(std::vector<std::string> argv, const cs::Log& log) {
 
 Master::Master(MasterOptions options, cs::Fd port_socket, std::optional<AcceptLock> lock, cs::Fd ready_fd,
                const cs::Log& log)
-    : options_(std::move(options)),
-      port_socket_(std::move(port_socket)),
-      lock_(std::move(lock)),
-      ready_fd_(std::move(ready_fd)),
-      log_(log) {}
+    : options_(std::move(options)), port_socket_(std::move(port_socket)), lock_(std::move(lock)),
+      ready_fd_(std::move(ready_fd)), log_(log) {}
 
 void Master::start() {
     log_.info("master: starting {} workers (share {}, accept-lock {})", options_.workers, share_name(options_.share),
@@ -103,9 +100,14 @@ void Master::become_worker(int slot, Channel channel) {
     upgrade_.reset();
     ready_fd_.reset();
     if (options_.share == Share::kPass) exec_worker(channel.worker_end);
-    WorkerSetup setup{.slot = slot, .share = options_.share, .lock_mode = options_.lock_mode,
-                      .grace = options_.grace, .max_conns = options_.max_conns, .idle_timeout = options_.idle_timeout,
-                      .channel = std::move(channel.worker_end), .port_socket = std::move(port_socket_),
+    WorkerSetup setup{.slot = slot,
+                      .share = options_.share,
+                      .lock_mode = options_.lock_mode,
+                      .grace = options_.grace,
+                      .max_conns = options_.max_conns,
+                      .idle_timeout = options_.idle_timeout,
+                      .channel = std::move(channel.worker_end),
+                      .port_socket = std::move(port_socket_),
                       .lock = lock_ ? &*lock_ : nullptr};
     // _exit, not exit (02 says why): the master's atexit handlers and stdio buffers are not ours to run.
     ::_exit(run_worker(std::move(setup), log_));
@@ -126,7 +128,7 @@ void Master::reap_children() {
     for (;;) {
         int status = 0;
         pid_t pid = ::waitpid(-1, &status, WNOHANG);  // loop: one SIGCHLD may stand for many exits
-        if (pid <= 0) return;                           // 0: none finished yet; -1 (ECHILD): no children
+        if (pid <= 0) return;                         // 0: none finished yet; -1 (ECHILD): no children
         if (upgrade_ && pid == upgrade_->pid) {
             log_.info("master: new master (pid {}) {}{}", pid, describe(status),
                       upgrade_->ready ? "" : " before it was ready; upgrade abandoned, still serving");
@@ -213,9 +215,9 @@ void Master::stop() {
     bool again = stopping_;
     stopping_ = true;
     std::chrono::milliseconds grace = again ? 0ms : options_.grace;  // a second signal: no more waiting
-    log_.info("master: {}", again ? "stop signal again: workers close every connection now"
-                                  : fmt::format("stopping: workers finish their connections within {} ms",
-                                                options_.grace.count()));
+    log_.info("master: {}",
+              again ? "stop signal again: workers close every connection now"
+                    : fmt::format("stopping: workers finish their connections within {} ms", options_.grace.count()));
     for (auto& worker : workers_) tell_stop(worker, grace);
 }
 
@@ -286,8 +288,8 @@ void Master::print_table(const char* when, const std::vector<Row>& rows) const {
             continue;
         }
         const Counters& c = *row.counters;
-        log_.info("{:>8} {:>8} {:>10} {:>14} {:>10} {:>6}", row.slot, row.pid, c.accepted, c.empty_wakeups,
-                  c.lock_busy, c.open);
+        log_.info("{:>8} {:>8} {:>10} {:>14} {:>10} {:>6}", row.slot, row.pid, c.accepted, c.empty_wakeups, c.lock_busy,
+                  c.open);
         total.accepted += c.accepted;
         total.empty_wakeups += c.empty_wakeups;
         total.lock_busy += c.lock_busy;

@@ -36,7 +36,7 @@ struct MasterOptions {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};
-    std::size_t max_conns = 1000;            // per worker: passed on to each
+    std::size_t max_conns = 1000;                                // per worker: passed on to each
     std::chrono::seconds idle_timeout{cs::kDefaultIdleTimeout};  // passed on to each worker
     std::vector<std::string> argv;  // our own command line: to exec workers (pass) and a new master
 };
@@ -46,12 +46,12 @@ public:
     Master(MasterOptions options, cs::Fd port_socket, std::optional<AcceptLock> lock, cs::Fd ready_fd,
            const cs::Log& log);
 
-    void start();           // the first generation of workers
-    void reap_children();   // SIGCHLD
-    void stop();            // SIGTERM, SIGINT; a second one closes connections at once
-    void reload();          // SIGHUP
-    void report_stats();    // SIGUSR1
-    void upgrade();         // SIGUSR2
+    void start();          // the first generation of workers
+    void reap_children();  // SIGCHLD
+    void stop();           // SIGTERM, SIGINT; a second one closes connections at once
+    void reload();         // SIGHUP
+    void report_stats();   // SIGUSR1
+    void upgrade();        // SIGUSR2
 
     std::vector<pollfd> poll_set() const;  // worker channels and the upgrade pipe
     void on_readable();                    // after poll: read what the channels say
@@ -70,7 +70,7 @@ private:
         bool ready = false;
         bool stopping = false;  // told to stop, so its exit is expected
         bool killed = false;
-        Clock::time_point kill_at;  // stopping: SIGKILL if still alive by then
+        Clock::time_point kill_at;         // stopping: SIGKILL if still alive by then
         std::optional<Counters> counters;  // its last words (kStats), for the table at exit
     };
     struct Row {

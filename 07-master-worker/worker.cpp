@@ -27,14 +27,14 @@ using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
 constexpr int kMaxEvents = 64;
-constexpr int kAcceptBatch = 16;                // accepts per wake-up: a burst in one go, but no hoarding
-using cs::kReadBudget;                        // per connection per wake-up: no client starves the rest
-constexpr auto kLockRetry = 100ms;              // mutex mode, lock not held: try again this often (nginx: 500 ms)
-constexpr auto kIdleAfter = 500ms;              // graceful stop: nothing in flight and silent this long = idle
-constexpr auto kOrphanGrace = 1s;               // the master died: this long for connections in flight
-constexpr auto kStopTick = 50ms;                // while stopping, look for newly idle connections this often
-using cs::kAcceptPause;                       // accept() failed with EMFILE and friends: rest this long
-constexpr std::uint64_t kRearmEvery = 16;        // rearm mode: go to the back of the wait queue this often
+constexpr int kAcceptBatch = 16;           // accepts per wake-up: a burst in one go, but no hoarding
+using cs::kReadBudget;                     // per connection per wake-up: no client starves the rest
+constexpr auto kLockRetry = 100ms;         // mutex mode, lock not held: try again this often (nginx: 500 ms)
+constexpr auto kIdleAfter = 500ms;         // graceful stop: nothing in flight and silent this long = idle
+constexpr auto kOrphanGrace = 1s;          // the master died: this long for connections in flight
+constexpr auto kStopTick = 50ms;           // while stopping, look for newly idle connections this often
+using cs::kAcceptPause;                    // accept() failed with EMFILE and friends: rest this long
+constexpr std::uint64_t kRearmEvery = 16;  // rearm mode: go to the back of the wait queue this often
 
 // SIGTERM to a worker (alone, or to the whole group as systemd and `kill -TERM -<pgid>` do):
 // stop gracefully like on the master's kStop. SIGUSR1 (usually passed on by the master): print
@@ -51,8 +51,8 @@ struct Connection {
     lesson04::EchoConnection echo;
     std::string peer;
     Clock::time_point last_active = Clock::now();  // when bytes last moved, either way
-    std::list<int>::iterator by_activity;           // its place in Worker::activity_
-    std::uint32_t interest = EPOLLIN;  // what epoll watches for this fd right now
+    std::list<int>::iterator by_activity;          // its place in Worker::activity_
+    std::uint32_t interest = EPOLLIN;              // what epoll watches for this fd right now
 };
 
 class Worker {
@@ -91,8 +91,8 @@ private:
     Counters counters_;
     bool watching_listener_ = false;
     bool holds_lock_ = false;
-    bool at_cap_ = false;      // --max-conns reached: not accepting until a connection closes
-    bool saturated_ = false;   // accept() ran out of descriptors and has not worked since
+    bool at_cap_ = false;                            // --max-conns reached: not accepting until a connection closes
+    bool saturated_ = false;                         // accept() ran out of descriptors and has not worked since
     std::optional<Clock::time_point> paused_until_;  // accept() is resting after EMFILE
     bool stopping_ = false;
     Clock::time_point deadline_;
@@ -181,8 +181,8 @@ void Worker::accept_some(bool drain) {
         if (saturated_) log_.info("worker {}: accepting again ({} connections open)", setup_.slot, connections_.size());
         saturated_ = false;
         ++counters_.accepted;
-        auto connection = std::make_unique<Connection>(
-            cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
+        auto connection =
+            std::make_unique<Connection>(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
         log_.conn("worker {}: {} connected (fd {})", setup_.slot, connection->peer, fd);
         ctl(EPOLL_CTL_ADD, fd, EPOLLIN);
         connection->by_activity = activity_.insert(activity_.end(), fd);  // the most recently active
@@ -252,8 +252,8 @@ void Worker::close_connection(int fd, const char* reason) {
     if (found == connections_.end()) return;
     const Connection& c = *found->second;
     if (c.echo.error() != 0) {
-        log_.conn("worker {}: {}() failed: {}; closing fd {} ({}, {} bytes echoed)", setup_.slot,
-                  c.echo.failed_call(), cs::errno_text(c.echo.error()), fd, c.peer, c.echo.bytes_echoed());
+        log_.conn("worker {}: {}() failed: {}; closing fd {} ({}, {} bytes echoed)", setup_.slot, c.echo.failed_call(),
+                  cs::errno_text(c.echo.error()), fd, c.peer, c.echo.bytes_echoed());
     } else {
         log_.conn("worker {}: {} closed{}{} (fd {}, {} bytes echoed)", setup_.slot, c.peer, reason ? " " : "",
                   reason ? reason : "", fd, c.echo.bytes_echoed());
@@ -287,7 +287,7 @@ void Worker::enforce_idle_timeout(Clock::time_point now) {
 void Worker::print_stats() {
     got_stats = 0;  // safe to clear: SIGUSR1 is blocked outside epoll_pwait()
     log_.stats("stats: worker {}: {} open, {} accepted, {} empty wake-ups, {} lock-busy", setup_.slot,
-              connections_.size(), counters_.accepted, counters_.empty_wakeups, counters_.lock_busy);
+               connections_.size(), counters_.accepted, counters_.empty_wakeups, counters_.lock_busy);
 }
 
 void Worker::report(Command command) {
@@ -349,7 +349,8 @@ void Worker::close_idle_connections(Clock::time_point now) {
         bool idle = !in_flight && now - c->last_active >= kIdleAfter;
         if (idle || now >= deadline_) closing.push_back(fd);
     }
-    for (int fd : closing) close_connection(fd, now >= deadline_ ? "at the end of the grace period" : "while idle, to stop");
+    for (int fd : closing)
+        close_connection(fd, now >= deadline_ ? "at the end of the grace period" : "while idle, to stop");
 }
 
 int Worker::wait_ms(Clock::time_point now) const {
@@ -385,7 +386,7 @@ int Worker::run() {
     }
     ctl(EPOLL_CTL_ADD, setup_.channel.get(), EPOLLIN);
     report(Command::kReady);  // the listener exists: connections queue from now on, so count us in
-    sigset_t while_waiting;  // our mask minus SIGTERM and SIGUSR1: the only place they are delivered
+    sigset_t while_waiting;   // our mask minus SIGTERM and SIGUSR1: the only place they are delivered
     ::sigprocmask(SIG_SETMASK, nullptr, &while_waiting);
     sigdelset(&while_waiting, SIGTERM);
     sigdelset(&while_waiting, SIGUSR1);
@@ -444,7 +445,8 @@ int run_worker(WorkerSetup setup, const cs::Log& log) {
     try {
         // inherit, pass: the master's socket is the listener. reuseport: open one of our own on
         // its address, and close our copy of the master's socket, which is not ours to hold.
-        listener = setup.share == Share::kReusePort ? open_own_listener(setup.port_socket) : std::move(setup.port_socket);
+        listener =
+            setup.share == Share::kReusePort ? open_own_listener(setup.port_socket) : std::move(setup.port_socket);
         setup.port_socket.reset();
     } catch (const std::system_error& error) {
         log.info("worker {}: cannot listen: {}", setup.slot, error.what());

@@ -25,11 +25,11 @@ struct WorkerSetup {
     Share share = Share::kInherit;
     LockMode lock_mode = LockMode::kExclusive;
     std::chrono::milliseconds grace{5000};  // for a SIGTERM sent to this worker (kStop brings its own)
-    std::size_t max_conns = 1000;            // --max-conns, this worker's own cap
+    std::size_t max_conns = 1000;           // --max-conns, this worker's own cap
     std::chrono::seconds idle_timeout{cs::kDefaultIdleTimeout};  // --idle-timeout; 0: never
-    cs::Fd channel;               // this worker's end
-    cs::Fd port_socket;           // inherit, pass: the listener itself; reuseport: the master's bound socket
-    AcceptLock* lock = nullptr;   // mutex mode only
+    cs::Fd channel;                                              // this worker's end
+    cs::Fd port_socket;          // inherit, pass: the listener itself; reuseport: the master's bound socket
+    AcceptLock* lock = nullptr;  // mutex mode only
 };
 
 // Runs until stopped; returns the process exit code.

@@ -126,20 +126,12 @@ void create_tasks(const LoadOptions& o, std::vector<std::unique_ptr<Worker>>& wo
         Worker& worker = *workers[static_cast<std::size_t>(i) % workers.size()];
         auto id = static_cast<std::uint64_t>(i);
         switch (o.mode) {
-            case Mode::kPingPong:
-                worker.add(std::make_unique<PingPong>(worker, id, false));
-                break;
-            case Mode::kRate:
-                worker.add(std::make_unique<PingPong>(worker, id, true));
-                break;
-            case Mode::kChurn:
-                worker.add(std::make_unique<Churner>(worker, id));
-                break;
+            case Mode::kPingPong: worker.add(std::make_unique<PingPong>(worker, id, false)); break;
+            case Mode::kRate: worker.add(std::make_unique<PingPong>(worker, id, true)); break;
+            case Mode::kChurn: worker.add(std::make_unique<Churner>(worker, id)); break;
             case Mode::kIdle:
-                if (i < o.conns)
-                    worker.add(std::make_unique<Held>(worker, id));
-                else
-                    worker.add(std::make_unique<PingPong>(worker, id, false));
+                if (i < o.conns) worker.add(std::make_unique<Held>(worker, id));
+                else worker.add(std::make_unique<PingPong>(worker, id, false));
                 break;
         }
     }

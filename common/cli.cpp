@@ -85,7 +85,7 @@ void CommandLine::add_size(const std::string& name, std::size_t& value, const st
 void CommandLine::add_max_conns(int default_value) {
     options_.max_conns = default_value;
     app_->add_option("--max-conns", options_.max_conns,
-                    "Connections served at once; over it, new connections are closed")
+                     "Connections served at once; over it, new connections are closed")
         ->transform(decimal_integer())
         ->check(CLI::Range(1, 1'000'000))
         ->capture_default_str();

@@ -46,8 +46,8 @@ std::atomic<std::uint64_t>* dropped = &dropped_here;
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 
 void share_dropped_counter() {
-    void* page = ::mmap(nullptr, sizeof(std::atomic<std::uint64_t>), PROT_READ | PROT_WRITE,
-                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* page =
+        ::mmap(nullptr, sizeof(std::atomic<std::uint64_t>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (page == MAP_FAILED) return;  // then each process counts its own drops: still a count
     dropped = new (page) std::atomic<std::uint64_t>{0};
 }
@@ -57,15 +57,13 @@ void share_dropped_counter() {
 bool write_now(std::string_view line) {
     auto wrote = [&](ssize_t n) { return n == static_cast<ssize_t>(line.size()); };
     switch (stderr_sink) {
-    case Sink::kSend:
-        return wrote(::send(STDERR_FILENO, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL));
-    case Sink::kPollThenWrite: {
-        pollfd room{STDERR_FILENO, POLLOUT, 0};
-        if (::poll(&room, 1, 0) != 1 || (room.revents & POLLOUT) == 0) return false;
-        return wrote(::write(STDERR_FILENO, line.data(), line.size()));
-    }
-    case Sink::kWrite:
-        break;
+        case Sink::kSend: return wrote(::send(STDERR_FILENO, line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL));
+        case Sink::kPollThenWrite: {
+            pollfd room{STDERR_FILENO, POLLOUT, 0};
+            if (::poll(&room, 1, 0) != 1 || (room.revents & POLLOUT) == 0) return false;
+            return wrote(::write(STDERR_FILENO, line.data(), line.size()));
+        }
+        case Sink::kWrite: break;
     }
     // EAGAIN (no room), EPIPE (no reader), EINTR: all mean "not now"; no retry, never a wait.
     return wrote(::write(STDERR_FILENO, line.data(), line.size()));

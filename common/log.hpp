@@ -42,8 +42,8 @@ class Log {
 public:
     explicit Log(std::string lesson) : lesson_(std::move(lesson)) {}
 
-    void set_quiet(bool quiet) noexcept { quiet_ = quiet; }             // --quiet
-    void show_thread_ids(bool show) noexcept { thread_ids_ = show; }   // lessons with threads
+    void set_quiet(bool quiet) noexcept { quiet_ = quiet; }           // --quiet
+    void show_thread_ids(bool show) noexcept { thread_ids_ = show; }  // lessons with threads
 
     // Start-up, shutdown, errors that are not about one connection: always printed.
     template <class... Args>

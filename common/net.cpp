@@ -31,10 +31,8 @@ Fd connect_tcp(const std::string& host, std::uint16_t port) {
 std::string endpoint_text(const sockaddr* address, socklen_t length) {
     char host[NI_MAXHOST];
     char service[NI_MAXSERV];
-    if (::getnameinfo(address, length, host, sizeof host, service, sizeof service,
-                      NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-        return "?";
-    }
+    const int numeric = NI_NUMERICHOST | NI_NUMERICSERV;  // no DNS lookup: a log line must not block
+    if (::getnameinfo(address, length, host, sizeof host, service, sizeof service, numeric) != 0) return "?";
     if (address->sa_family == AF_INET6) return fmt::format("[{}]:{}", host, service);
     return fmt::format("{}:{}", host, service);
 }

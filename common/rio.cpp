@@ -10,8 +10,7 @@
 namespace cs {
 
 LineReader::LineReader(int fd, std::size_t capacity)
-    : fd_(fd),
-      capacity_(std::max<std::size_t>(capacity, 1)),
+    : fd_(fd), capacity_(std::max<std::size_t>(capacity, 1)),
       buffer_(std::make_unique_for_overwrite<std::byte[]>(capacity_)) {}
 
 std::span<const std::byte> LineReader::pending() const noexcept {
@@ -45,15 +44,15 @@ ssize_t LineReader::readline(std::span<std::byte> out) {
     while (copied < out.size()) {
         if (buffered() == 0) {
             ssize_t n = fill();
-            if (n == 0) break;                  // EOF: hand out the partial line, if any
+            if (n == 0) break;  // EOF: hand out the partial line, if any
             if (n < 0) return copied > 0 ? static_cast<ssize_t>(copied) : -1;
         }
         auto data = pending();
         std::size_t room = out.size() - copied;
         std::size_t scan = std::min(room, data.size());
         auto* newline = std::memchr(data.data(), '\n', scan);
-        std::size_t count = newline ? static_cast<std::size_t>(static_cast<const std::byte*>(newline) - data.data()) + 1
-                                    : scan;
+        std::size_t count =
+            newline ? static_cast<std::size_t>(static_cast<const std::byte*>(newline) - data.data()) + 1 : scan;
         copied += take(out.subspan(copied), count);
         if (newline) break;
     }

@@ -34,8 +34,8 @@ Parsed parse(std::vector<std::string> words) {
 }
 
 TEST(CommandLine, LeadingZerosAreDecimal) {
-    Parsed parsed = parse({"--port", "010", "--idle-timeout", "010", "--max-conns", "010", "--threads", "010",
-                           "--out-cap", "010"});
+    Parsed parsed =
+        parse({"--port", "010", "--idle-timeout", "010", "--max-conns", "010", "--threads", "010", "--out-cap", "010"});
     ASSERT_FALSE(parsed.exit_code);
     EXPECT_EQ(parsed.options.port, 10);
     EXPECT_EQ(parsed.options.idle_timeout, 10);

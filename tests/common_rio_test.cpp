@@ -42,7 +42,9 @@ std::string read_lines(LineReader& reader, std::size_t max = 256) {
     return n < 0 ? "<error>" : out;
 }
 
-void write_all(const Fd& fd, std::string_view text) { ASSERT_EQ(writen(fd.get(), as_bytes(text)), ssize_t(text.size())); }
+void write_all(const Fd& fd, std::string_view text) {
+    ASSERT_EQ(writen(fd.get(), as_bytes(text)), ssize_t(text.size()));
+}
 
 // ---- EINTR: a signal handler installed without SA_RESTART interrupts blocking calls -----
 

@@ -108,7 +108,8 @@ void bulk_client(std::uint16_t port, int index, const SignalStorm& storm) {
     for (int round = 0; round < 2 || !storm.long_enough(); ++round) {
         std::string bulk = pattern_bytes(64 * 1024 - 1, static_cast<unsigned>(index * 1000 + round)) + "\n";
         for (std::size_t at = 0; at < bulk.size(); at += 4096) client.send(std::string_view(bulk).substr(at, 4096));
-        if (client.read_exact(bulk.size()) != bulk) throw std::runtime_error(fmt::format("client {}: bulk differs", index));
+        if (client.read_exact(bulk.size()) != bulk)
+            throw std::runtime_error(fmt::format("client {}: bulk differs", index));
     }
 }
 
@@ -167,7 +168,8 @@ std::optional<TcpQueues> fill_until_server_blocks_in_write(Client& client, std::
     const std::uint16_t client_port = local_port(client.fd());
     auto deadline = std::chrono::steady_clock::now() + 20s;
     while (std::chrono::steady_clock::now() < deadline) {
-        if (!client.send_within(chunk, 2s) || !within(2s, [&] { return client.unsent_bytes() == 0; }, 100us)) {
+        auto all_sent = [&] { return client.unsent_bytes() == 0; };
+        if (!client.send_within(chunk, 2s) || !within(2s, all_sent, 100us)) {
             why = "the server stopped reading before it was stuck writing its echo";
             return std::nullopt;
         }
@@ -272,8 +274,8 @@ TEST_P(Conformance, EchoesEverythingWhenTheStreamArrivesOneByteAtATime) {
     ServerProcess server = start_server(GetParam(), {"--quiet"});
     FragmentingProxy proxy(server.port(), {.max_segment = 1});
     Client client = Client::connect(proxy.port());
-    std::string payload = std::string("first line\r\nsecond\0line\n", 24) + pattern_bytes(300) +
-                          "\nlast line without a newline";
+    std::string payload =
+        std::string("first line\r\nsecond\0line\n", 24) + pattern_bytes(300) + "\nlast line without a newline";
     client.send(payload);
     client.shutdown_write();
     EXPECT_EQ(client.read_to_eof(15s), payload);
@@ -284,7 +286,8 @@ TEST_P(Conformance, EchoesPipelinedLinesCutAtRandomPlaces) {
     FragmentingProxy proxy(server.port(), {.max_segment = 700, .seed = 42});
     Client client = Client::connect(proxy.port());
     std::string lines;
-    for (int i = 0; i < 300; ++i) lines += "pipelined line " + std::to_string(i) + " " + std::string(i % 50, '.') + "\n";
+    for (int i = 0; i < 300; ++i)
+        lines += "pipelined line " + std::to_string(i) + " " + std::string(i % 50, '.') + "\n";
     client.send(lines);
     client.shutdown_write();
     EXPECT_EQ(client.read_to_eof(15s), lines);
@@ -354,7 +357,8 @@ TEST_P(Conformance, SurvivesSigpipeWhenWritingToAResetClient) {
         } catch (const std::exception& error) {
             auto status = server.wait_exit(1s);  // a server on its way out may not be reaped yet
             FAIL() << "round " << round << ": " << error.what() << "; the server "
-                   << (status ? status->describe() : "is still running") << "\n" << server.stderr_text();
+                   << (status ? status->describe() : "is still running") << "\n"
+                   << server.stderr_text();
         }
     }
     // The last round: wait (bounded) until the server has let go of that socket, or died.
@@ -435,9 +439,10 @@ TEST_P(Conformance, EchoesEveryByteThroughASigusr1Storm) {
     after.expect_echo("still accepting after the storm\n");
     EXPECT_TRUE(stats_line_shows(server, "stats: ")) << "no 'stats: ' line on stderr:\n" << server.stderr_text();
     // 06's workers name themselves: "stats: worker 0: 3 open, 120 accepted, ..." (the contract).
-    EXPECT_TRUE(std::regex_search(server.stderr_text(),
-                                  std::regex(R"(stats: (worker [0-9]+: )?[0-9]+ open, [0-9]+ accepted)")))
-        << "expected 'stats: N open, M accepted':\n" << server.stderr_text();
+    EXPECT_TRUE(
+        std::regex_search(server.stderr_text(), std::regex(R"(stats: (worker [0-9]+: )?[0-9]+ open, [0-9]+ accepted)")))
+        << "expected 'stats: N open, M accepted':\n"
+        << server.stderr_text();
 }
 
 // ---- logging ----------------------------------------------------------------------------

@@ -40,10 +40,10 @@ struct LoopUnderTest {
         cs::Fd listener = cs::listen_tcp({.nonblocking = true});
         port = cs::local_port(listener.get());
         log.set_quiet(true);
-        loop = std::make_unique<EventLoop>(std::move(listener), stop.get(),
-                                           LoopOptions{.out_cap = 256 * 1024, .max_conns = 16, .edge = edge,
-                                                       .idle_timeout = std::chrono::seconds(0)},
-                                           open_total, log);
+        loop = std::make_unique<EventLoop>(
+            std::move(listener), stop.get(),
+            LoopOptions{.out_cap = 256 * 1024, .max_conns = 16, .edge = edge, .idle_timeout = std::chrono::seconds(0)},
+            open_total, log);
     }
     cs::Fd client() const {
         cs::Fd fd = cs::connect_tcp("127.0.0.1", port);
@@ -87,7 +87,8 @@ TEST_P(EventLoopFinishBothTriggers, QuietConnectionClosesAtOnceAndTransferInFlig
         std::string chunk(64 * 1024, 'b');
         for (long sent = 0; sent < kTotal; sent += static_cast<long>(chunk.size())) {
             if (sent == kTotal / 4) under.ring();  // the stop comes in the middle of the transfer
-            if (::send(busy.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size())) break;
+            if (::send(busy.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(chunk.size()))
+                break;
         }
         ::shutdown(busy.get(), SHUT_WR);
     });

@@ -270,7 +270,8 @@ TEST_P(EventLoop, OutOfDescriptorsNeitherCrashesNorSpinsAndServesAgainWhenClient
     hardening::Senders waiting = hardening::take_unechoed(crowd, echoed);
     std::vector<bool> now_echoed = hardening::echoed_within(waiting.clients, waiting.messages, 3s);
     EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(leaving, waiting.clients.size()))
-        << "freed descriptors should let waiting clients in\n" << server.stderr_text();
+        << "freed descriptors should let waiting clients in\n"
+        << server.stderr_text();
     EXPECT_TRUE(server.running());
 }
 // [/slide]

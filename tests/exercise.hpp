@@ -60,8 +60,8 @@ inline int pipes_from_fd_three(pid_t pid) {
 
 }  // namespace cs::test
 
-#define SKIP_UNTIL_THE_EXERCISE_ADDS(spec, option)                                              \
-    if (!::cs::test::offers_option((spec), (option)))                                           \
+#define SKIP_UNTIL_THE_EXERCISE_ADDS(spec, option)    \
+    if (!::cs::test::offers_option((spec), (option))) \
     GTEST_SKIP() << "exercise not done yet: " << (option) << " is not in the server's --help"
 
 namespace cs::test::exercise {

@@ -121,7 +121,7 @@ inline void expect_slow_clients_delay_no_one(const ServerSpec& spec, const std::
 // When each of `clients` reads EOF (or a reset); nothing for those that did not within `timeout`.
 // One poll() over all of them, so each time is its own.
 inline std::vector<std::optional<std::chrono::steady_clock::time_point>> eof_times(std::vector<Client>& clients,
-                                                                                std::chrono::milliseconds timeout) {
+                                                                                   std::chrono::milliseconds timeout) {
     std::vector<std::optional<std::chrono::steady_clock::time_point>> closed(clients.size());
     auto deadline = std::chrono::steady_clock::now() + timeout;
     for (auto now = std::chrono::steady_clock::now(); now < deadline; now = std::chrono::steady_clock::now()) {

@@ -61,9 +61,9 @@ TEST(Epoll, FiveThousandClientsHeldOpenAreAllEchoedAtLittleMemoryEach) {
     ServerProcess server = start_server(epoll_server(), {"--quiet"});
     long rss_before = rss_kib(server.pid());
     long rss_held = 0;
-    CrowdResult crowd = run_crowd(server.port(), {.clients = kClients,
-                                                  .deadline = 60s,
-                                                  .while_all_held = [&] { rss_held = rss_kib(server.pid()); }});
+    CrowdResult crowd =
+        run_crowd(server.port(),
+                  {.clients = kClients, .deadline = 60s, .while_all_held = [&] { rss_held = rss_kib(server.pid()); }});
     EXPECT_TRUE(crowd.all_echoed()) << crowd.echoed << "/" << crowd.clients << ": " << crowd.first_error;
     double per_connection = static_cast<double>(rss_held - rss_before) * 1024 / kClients;
     std::cout << "[ measure  ] server RSS " << rss_before << " KiB idle, " << rss_held << " KiB with " << kClients
@@ -220,7 +220,8 @@ TEST(Exercise, Epoll4SendTimeoutClosesAStuckEchoButNotASilentClient) {
     Client stuck = Client::connect_with_receive_buffer(server.port(), 4096);
     stuck.send_within(std::string(std::size_t{4} << 20, 'x'), 2s);  // never reads: its echo stops moving
     bool closed = false;
-    for (auto deadline = std::chrono::steady_clock::now() + 5s; !closed && std::chrono::steady_clock::now() < deadline;) {
+    for (auto deadline = std::chrono::steady_clock::now() + 5s;
+         !closed && std::chrono::steady_clock::now() < deadline;) {
         std::vector<StatsLine> lines = request_stats(server);
         closed = !lines.empty() && lines.back().at("open") == 1;
     }

@@ -116,8 +116,12 @@ std::vector<Row> request_table(ServerProcess& server, int workers) {
             std::smatch m;
             if (!std::regex_match(key, m, accepted_key)) continue;
             std::string worker = "worker " + m[1].str() + " ";
-            by_slot[std::stoi(m[1])] = {std::stoi(m[1]), line.pid, value, line.at(worker + "empty wake-ups"),
-                                        line.at(worker + "lock-busy"), line.at(worker + "open")};
+            by_slot[std::stoi(m[1])] = {std::stoi(m[1]),
+                                        line.pid,
+                                        value,
+                                        line.at(worker + "empty wake-ups"),
+                                        line.at(worker + "lock-busy"),
+                                        line.at(worker + "open")};
         }
     }
     EXPECT_EQ(by_slot.size(), static_cast<std::size_t>(workers)) << "one stats line per worker expected:\n"
@@ -225,8 +229,8 @@ TEST(MasterWorker, AcceptsAListeningSocketFromSystemdSocketActivation) {
     Fd holder{inheritable};
     // The shell moves it to descriptor 3 and execs the server with its own pid as LISTEN_PID,
     // as systemd does for a socket unit.
-    std::string script = fmt::format("exec 3<&{0} {0}<&-; export LISTEN_FDS=1 LISTEN_PID=$$; exec \"$0\" \"$@\"",
-                                     inheritable);
+    std::string script =
+        fmt::format("exec 3<&{0} {0}<&-; export LISTEN_FDS=1 LISTEN_PID=$$; exec \"$0\" \"$@\"", inheritable);
     ServerProcess server = ServerProcess::start({.binary = "/bin/sh",
                                                  .args = {"-c", script, resolved(plain()).binary, "--workers", "2"},
                                                  .add_port_zero = false,
@@ -296,11 +300,15 @@ TEST(MasterWorker, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOn
     fs::create_directories(dir);
     fs::path copy = dir / "echo-prefork";
     fs::copy_file(binary, copy, fs::copy_options::overwrite_existing);
-    ServerProcess server = ServerProcess::start({.binary = copy.string(), .args = {"--workers", "1", "--share", "pass"}});
+    ServerProcess server =
+        ServerProcess::start({.binary = copy.string(), .args = {"--workers", "1", "--share", "pass"}});
     std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
     ASSERT_EQ(workers.size(), 1u);
     fs::remove(copy);  // the running master keeps its (now nameless) file; exec finds the script
-    { std::ofstream script(copy); script << "#!/bin/sh\nexit 3\n"; }
+    {
+        std::ofstream script(copy);
+        script << "#!/bin/sh\nexit 3\n";
+    }
     fs::permissions(copy, fs::perms::owner_all);
 
     ::kill(workers[0], SIGKILL);
@@ -325,7 +333,8 @@ TEST(MasterWorker, SigtermToTheWholeProcessGroupStillStopsGracefully) {
     EXPECT_EQ(status->code, 0) << status->describe();
     for (pid_t worker : workers) {
         EXPECT_NE(server.stderr_text().find(fmt::format("(pid {}) exited: exit 0", worker)), std::string::npos)
-            << "worker " << worker << " should stop gracefully, not die of the signal\n" << server.stderr_text();
+            << "worker " << worker << " should stop gracefully, not die of the signal\n"
+            << server.stderr_text();
     }
     EXPECT_EQ(server.stderr_text().find("started worker 0", server.stderr_text().find("stopping")), std::string::npos)
         << "no replacement may start during the stop";
@@ -389,9 +398,12 @@ INSTANTIATE_TEST_SUITE_P(Share, MasterWorkerPass, testing::Values(master_worker(
 // ---- command line ---------------------------------------------------------------------------
 
 TEST(MasterWorker, BadLessonOptionsExitTwo) {
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"--workers", "0"}, {"--share", "fork"}, {"--accept-lock", "spin"}, {"--grace", "-1"},
-             {"--max-conns", "0"}, {"--max-conns", "many"}}) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--workers", "0"},
+                                                                  {"--share", "fork"},
+                                                                  {"--accept-lock", "spin"},
+                                                                  {"--grace", "-1"},
+                                                                  {"--max-conns", "0"},
+                                                                  {"--max-conns", "many"}}) {
         RunResult run = run_to_exit(resolved(plain()).binary, args);
         EXPECT_EQ(run.status.code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << run.status.describe();
     }

@@ -163,8 +163,9 @@ TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
     std::map<pid_t, int> fds_before;
     for (pid_t worker : workers) fds_before[worker] = baseline(worker);
     CrowdResult crowd = run_crowd(server.port(), {.clients = 64, .deadline = 20s, .while_all_held = [&] {
-        for (pid_t worker : workers) held[worker] = open_fd_count(worker) - fds_before[worker];
-    }});
+                                                      for (pid_t worker : workers)
+                                                          held[worker] = open_fd_count(worker) - fds_before[worker];
+                                                  }});
     ASSERT_TRUE(crowd.all_echoed()) << crowd.first_error;
 
     std::vector<Row> rows = request_table(server, 4);
@@ -173,7 +174,8 @@ TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
     int busy_workers = 0, held_total = 0;
     for (const auto& row : rows) {
         busy_workers += row.accepted > 0;
-        EXPECT_EQ(held[row.pid], static_cast<int>(row.accepted)) << "worker " << row.pid << ": /proc and counters disagree";
+        EXPECT_EQ(held[row.pid], static_cast<int>(row.accepted))
+            << "worker " << row.pid << ": /proc and counters disagree";
         held_total += held[row.pid];
     }
     EXPECT_EQ(held_total, 64);
@@ -201,10 +203,12 @@ TEST(Prefork, KilledWorkerIsReplacedWithinOneSecondAndOtherClientsKeepTheirConne
 
     ::kill(victim, SIGKILL);
     std::vector<pid_t> now;
-    bool replaced = eventually([&] {
-        now = workers_of(server.pid());
-        return now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
-    }, 1s);
+    bool replaced = eventually(
+        [&] {
+            now = workers_of(server.pid());
+            return now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
+        },
+        1s);
     EXPECT_TRUE(replaced) << "2 workers without " << victim << " expected within 1 s\n" << server.stderr_text();
     EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) died: killed by signal 9", victim), 1s))
         << server.stderr_text();
@@ -306,7 +310,8 @@ TEST(Prefork, SigtermToTheWholeProcessGroupStillStopsGracefully) {
     EXPECT_EQ(status->code, 0) << status->describe();
     for (pid_t worker : workers) {
         EXPECT_NE(server.stderr_text().find(fmt::format("(pid {}) exited: exit 0", worker)), std::string::npos)
-            << "worker " << worker << " should stop gracefully, not die of the signal\n" << server.stderr_text();
+            << "worker " << worker << " should stop gracefully, not die of the signal\n"
+            << server.stderr_text();
     }
     EXPECT_EQ(server.stderr_text().find("started worker 0", server.stderr_text().find("stopping")), std::string::npos)
         << "no replacement may start during the stop";
@@ -321,10 +326,13 @@ TEST(Prefork, SigtermToOneWorkerReplacesItGracefully) {
     EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) exited on its own: exit 0", workers[0]), 2s))
         << server.stderr_text();
     std::vector<pid_t> now;
-    EXPECT_TRUE(eventually([&] {
-        now = workers_of(server.pid());
-        return now.size() == 2 && std::count(now.begin(), now.end(), workers[0]) == 0;
-    }, 1s)) << server.stderr_text();
+    EXPECT_TRUE(eventually(
+        [&] {
+            now = workers_of(server.pid());
+            return now.size() == 2 && std::count(now.begin(), now.end(), workers[0]) == 0;
+        },
+        1s))
+        << server.stderr_text();
 }
 
 // ---- hardening (issue #9) -------------------------------------------------------------------
@@ -347,9 +355,7 @@ INSTANTIATE_TEST_SUITE_P(Share, PreforkIdle,
                                          prefork("reuseport", {"--share", "reuseport"})),
                          spec_name);
 
-TEST(Prefork, IdleTimeoutZeroNeverCloses) {
-    hardening::expect_idle_timeout_zero_never_closes(prefork("inherit", {}));
-}
+TEST(Prefork, IdleTimeoutZeroNeverCloses) { hardening::expect_idle_timeout_zero_never_closes(prefork("inherit", {})); }
 
 TEST(Prefork, BadIdleTimeoutsExitTwo) { hardening::expect_bad_idle_timeouts_exit_two(plain()); }
 
@@ -365,15 +371,18 @@ TEST(Prefork, MaxConnsFullWorkerClosesTheNextClientAndServesAgainOnceOneLeaves) 
     EXPECT_EQ(extra.read_to_eof(2s), "") << "over the cap the worker closes the newcomer";
     EXPECT_TRUE(server.wait_for_stderr("--max-conns 3 reached", 1s)) << server.stderr_text();
     held.front().close();
-    EXPECT_TRUE(eventually([&] {
-        try {
-            Client next = Client::connect(server.port());
-            next.expect_echo("my turn\n", 500ms);
-            return true;
-        } catch (const std::exception&) {
-            return false;  // the worker had not seen the close yet
-        }
-    }, 2s)) << server.stderr_text();
+    EXPECT_TRUE(eventually(
+        [&] {
+            try {
+                Client next = Client::connect(server.port());
+                next.expect_echo("my turn\n", 500ms);
+                return true;
+            } catch (const std::exception&) {
+                return false;  // the worker had not seen the close yet
+            }
+        },
+        2s))
+        << server.stderr_text();
     for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
 }
 
@@ -408,7 +417,8 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
     crowd.clients.clear();  // every served client leaves: their descriptors come back
     std::vector<bool> now_echoed = hardening::echoed_within(waiting.clients, waiting.messages, 3s);
     EXPECT_GE(std::count(now_echoed.begin(), now_echoed.end(), true), std::min<long>(served, waiting.clients.size()))
-        << "the waiting clients should take the places the others left\n" << server.stderr_text().substr(0, 4000);
+        << "the waiting clients should take the places the others left\n"
+        << server.stderr_text().substr(0, 4000);
     waiting.clients.clear();  // everybody leaves: the server is back to no clients, and serves a new one at once
     Client newcomer = Client::connect(server.port());
     newcomer.expect_echo("and a new client\n", 2s);
@@ -421,10 +431,13 @@ TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
     ASSERT_EQ(workers.size(), 2u);
     pid_t victim = workers[0];
     ::kill(victim, SIGKILL);  // one respawn, for the master's count
-    ASSERT_TRUE(eventually([&] {
-        workers = workers_of(server.pid());
-        return workers.size() == 2 && std::count(workers.begin(), workers.end(), victim) == 0;
-    }, 2s)) << server.stderr_text();
+    ASSERT_TRUE(eventually(
+        [&] {
+            workers = workers_of(server.pid());
+            return workers.size() == 2 && std::count(workers.begin(), workers.end(), victim) == 0;
+        },
+        2s))
+        << server.stderr_text();
     for (pid_t worker : workers) {
         ASSERT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) ready", worker), 2s)) << server.stderr_text();
     }
@@ -454,9 +467,12 @@ TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
 // ---- command line ---------------------------------------------------------------------------
 
 TEST(Prefork, BadLessonOptionsExitTwo) {
-    for (const auto& args : std::vector<std::vector<std::string>>{
-             {"--workers", "0"}, {"--share", "fork"}, {"--accept-lock", "spin"}, {"--grace", "-1"},
-             {"--max-conns", "0"}, {"--max-conns", "many"}}) {
+    for (const auto& args : std::vector<std::vector<std::string>>{{"--workers", "0"},
+                                                                  {"--share", "fork"},
+                                                                  {"--accept-lock", "spin"},
+                                                                  {"--grace", "-1"},
+                                                                  {"--max-conns", "0"},
+                                                                  {"--max-conns", "many"}}) {
         RunResult run = run_to_exit(resolved(plain()).binary, args);
         EXPECT_EQ(run.status.code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << run.status.describe();
     }

@@ -101,7 +101,8 @@ TEST(Process, LogsTheChildPidOnEachConnectionLine) {
     client.expect_echo("whose pid?\n");
     std::vector<ProcessInfo> children = children_of(server.pid());
     ASSERT_EQ(children.size(), 1u);
-    std::string needle = fmt::format("[02-process {}] 127.0.0.1:{} connected", children[0].pid, local_port(client.fd()));
+    std::string needle =
+        fmt::format("[02-process {}] 127.0.0.1:{} connected", children[0].pid, local_port(client.fd()));
     EXPECT_TRUE(server.wait_for_stderr(needle, 2s)) << "expected '" << needle << "' in:\n" << server.stderr_text();
     client.close();
     EXPECT_TRUE(server.wait_for_stderr(fmt::format("reaped child {} (exit 0)", children[0].pid), 2s))

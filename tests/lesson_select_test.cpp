@@ -28,8 +28,7 @@ TEST(Select, ElevenHundredClientsAtOnceServeAThousandAndRefuseTheRestCleanly) {
     // 4096 descriptors: the kernel hands out fds past FD_SETSIZE, which select() must never FD_SET.
     ServerProcess server = start_server(select_server(), {}, rlim_t{4096});
     CrowdResult crowd = run_crowd(server.port(), {.clients = kClients, .deadline = 30s});
-    std::cout << "[ measure  ] " << crowd.echoed << " of " << kClients << " echoed, " << crowd.failed
-              << " refused\n";
+    std::cout << "[ measure  ] " << crowd.echoed << " of " << kClients << " echoed, " << crowd.failed << " refused\n";
     EXPECT_GE(crowd.echoed, 1000);
     EXPECT_GT(crowd.failed, 0) << "more than FD_SETSIZE clients were served at once?";
     EXPECT_EQ(crowd.first_error.find("unfinished"), std::string::npos)
@@ -51,8 +50,8 @@ TEST(Select, ElevenHundredClientsAtOnceServeAThousandAndRefuseTheRestCleanly) {
 // when every client is idle; the same server sleeping in select() uses nothing.
 TEST(Select, BusyPollBurnsACoreWithIdleClientsWhereSelectSleeps) {
     for (bool busy : {false, true}) {
-        ServerProcess server = start_server(select_server(), busy ? std::vector<std::string>{"--busy-poll"}
-                                                                  : std::vector<std::string>{});
+        ServerProcess server =
+            start_server(select_server(), busy ? std::vector<std::string>{"--busy-poll"} : std::vector<std::string>{});
         std::vector<Client> idle;
         for (int i = 0; i < 10; ++i) {
             idle.push_back(Client::connect(server.port()));

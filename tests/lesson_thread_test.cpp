@@ -43,9 +43,9 @@ TEST(Thread, FiftyClientsHeldAtOnceAreFiftyExtraThreads) {
     echo_and_close(server.port(), "warm-up\n");
     int baseline = settled_thread_count(server.pid());
     int while_held = -1;
-    CrowdResult crowd = run_crowd(server.port(), {.clients = 50, .deadline = 15s, .while_all_held = [&] {
-                                                      while_held = thread_count(server.pid());
-                                                  }});
+    CrowdResult crowd =
+        run_crowd(server.port(),
+                  {.clients = 50, .deadline = 15s, .while_all_held = [&] { while_held = thread_count(server.pid()); }});
     EXPECT_TRUE(crowd.all_echoed()) << crowd.echoed << "/" << crowd.clients << ": " << crowd.first_error;
     EXPECT_GE(while_held - baseline, 50) << "one thread per connected client (baseline " << baseline << ")";
 }
@@ -88,10 +88,11 @@ TEST(Thread, LogsPidAndTheWorkerThreadId) {
     ServerProcess server = start_server(thread_server());
     Client client = Client::connect(server.port());
     client.expect_echo("which thread?\n");
-    std::string pattern = fmt::format(R"(\[03-thread {}:([0-9]+)\] 127\.0\.0\.1:{} connected)", server.pid(),
-                                      local_port(client.fd()));
+    std::string pattern =
+        fmt::format(R"(\[03-thread {}:([0-9]+)\] 127\.0\.0\.1:{} connected)", server.pid(), local_port(client.fd()));
     ASSERT_TRUE(eventually([&] { return std::regex_search(server.stderr_text(), std::regex(pattern)); }, 2s))
-        << "expected /" << pattern << "/ in:\n" << server.stderr_text();
+        << "expected /" << pattern << "/ in:\n"
+        << server.stderr_text();
     std::smatch match;
     std::string log = server.stderr_text();
     std::regex_search(log, match, std::regex(pattern));
@@ -226,10 +227,14 @@ TEST(ThreadPool, ThreadCountStaysFixedWhateverTheNumberOfClients) {
     for (int i = 0; i < 4; ++i) clients.push_back(Client::connect(server.port()));  // queued
     EXPECT_EQ(thread_count(server.pid()), baseline) << "a pool creates no thread per client";
     // A connect() returns before the server's accept(): ask until the last four are accepted too.
-    EXPECT_TRUE(eventually([&] {
-        std::vector<StatsLine> lines = request_stats(server);
-        return !lines.empty() && lines.back().at("accepted") == 9 && lines.back().at("open") == 8;
-    }, 3s)) << "open counts the served and the queued clients:\n" << server.stderr_text();
+    EXPECT_TRUE(eventually(
+        [&] {
+            std::vector<StatsLine> lines = request_stats(server);
+            return !lines.empty() && lines.back().at("accepted") == 9 && lines.back().at("open") == 8;
+        },
+        3s))
+        << "open counts the served and the queued clients:\n"
+        << server.stderr_text();
 }
 
 TEST(ThreadPool, SigtermClosesServedAndQueuedClientsAndExitsZero) {
@@ -238,10 +243,13 @@ TEST(ThreadPool, SigtermClosesServedAndQueuedClientsAndExitsZero) {
     Client served = Client::connect(server.port());
     served.expect_echo("served\n");
     Client queued = Client::connect(server.port());  // sends nothing: unread bytes would turn its FIN into a reset
-    ASSERT_TRUE(eventually([&] {  // the readiness signal: both accepted, one served, one in the queue
-        std::vector<StatsLine> lines = request_stats(server);
-        return !lines.empty() && lines.back().at("open") == 2;
-    }, 3s)) << server.stderr_text();
+    ASSERT_TRUE(eventually(
+        [&] {  // the readiness signal: both accepted, one served, one in the queue
+            std::vector<StatsLine> lines = request_stats(server);
+            return !lines.empty() && lines.back().at("open") == 2;
+        },
+        3s))
+        << server.stderr_text();
     server.signal(SIGTERM);
     auto status = server.wait_exit(2s);
     ASSERT_TRUE(status.has_value()) << "still running 2 s after SIGTERM";

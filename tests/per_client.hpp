@@ -38,11 +38,13 @@ bool eventually(Predicate done, std::chrono::milliseconds timeout = 3s) {
 // of their own at the first pthread_create() (TSan does), so count only after a first client.
 inline int settled_thread_count(pid_t pid, std::chrono::milliseconds timeout = 2s) {
     int last = thread_count(pid);
-    eventually([&] {
-        std::this_thread::sleep_for(50ms);
-        int now = thread_count(pid);
-        return std::exchange(last, now) == now;
-    }, timeout);
+    eventually(
+        [&] {
+            std::this_thread::sleep_for(50ms);
+            int now = thread_count(pid);
+            return std::exchange(last, now) == now;
+        },
+        timeout);
     return last;
 }
 

@@ -51,9 +51,9 @@ struct Plan {
     bool close_stdin = false;
     bool close_stdout = false;
     Stderr err = Stderr::kPipe;
-    int stderr_pipe_size = 0;              // F_SETPIPE_SZ; 0 keeps the default 64 KiB
+    int stderr_pipe_size = 0;  // F_SETPIPE_SZ; 0 keeps the default 64 KiB
     std::optional<rlim_t> nofile_limit;
-    bool one_process_as_nobody = false;    // RLIMIT_NPROC 1, as "nobody" when we are root
+    bool one_process_as_nobody = false;  // RLIMIT_NPROC 1, as "nobody" when we are root
 };
 
 class Child {
@@ -65,7 +65,8 @@ public:
         ::kill(-pid_, SIGKILL);  // the whole group: the server and whatever it forked
         if (!status_) ::waitpid(pid_, nullptr, 0);
         siginfo_t info{};
-        while (::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED) == 0 || errno == EINTR) {}
+        while (::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED) == 0 || errno == EINTR) {
+        }
         for (int fd : {out_, err_}) {
             if (fd >= 0) ::close(fd);
         }
@@ -96,13 +97,15 @@ public:
     // All of stderr up to EOF (the server and its children have exited), or what came in time.
     std::string stderr_to_eof(std::chrono::milliseconds timeout) {
         auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (read_some(err_, err_text_, deadline)) {}
+        while (read_some(err_, err_text_, deadline)) {
+        }
         return err_text_;
     }
 
     // Everything that is in the stderr pipe now, without waiting.
     void drain_stderr() {
-        while (read_some(err_, err_text_, std::chrono::steady_clock::now())) {}
+        while (read_some(err_, err_text_, std::chrono::steady_clock::now())) {
+        }
     }
 
     std::optional<int> exit_code_within(std::chrono::milliseconds timeout) {
@@ -164,10 +167,10 @@ private:
             ::dup2(devnull, STDIN_FILENO);
             ::dup2(out[1], STDOUT_FILENO);
             ::dup2(err[1], STDERR_FILENO);
-            if (plan.close_stdin) ::close(STDIN_FILENO);  // <&-
-            if (plan.close_stdout) ::close(STDOUT_FILENO);  // >&-
+            if (plan.close_stdin) ::close(STDIN_FILENO);              // <&-
+            if (plan.close_stdout) ::close(STDOUT_FILENO);            // >&-
             if (plan.err == Stderr::kClosed) ::close(STDERR_FILENO);  // 2>&-
-            ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);  // nothing else of the test's crosses exec
+            ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);               // nothing else of the test's crosses exec
             struct sigaction defaults {};
             defaults.sa_handler = SIG_DFL;  // the test ignores SIGPIPE; the server must start without that
             for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2}) {
@@ -184,8 +187,8 @@ private:
                 // RLIMIT_NPROC binds everyone but root: as root, become nobody first.
                 gid_t gid = nobody ? nobody->pw_gid : 0;
                 uid_t uid = nobody ? nobody->pw_uid : 0;
-                if (nobody && (::setgroups(0, nullptr) < 0 || ::setresgid(gid, gid, gid) < 0 ||
-                               ::setresuid(uid, uid, uid) < 0)) {
+                if (nobody &&
+                    (::setgroups(0, nullptr) < 0 || ::setresgid(gid, gid, gid) < 0 || ::setresuid(uid, uid, uid) < 0)) {
                     ::_exit(126);
                 }
                 rlimit one{1, 1};  // this user already runs a process (the server): no thread or fork more
@@ -225,8 +228,8 @@ std::optional<std::uint16_t> listening_port_in_proc(pid_t pid, std::chrono::mill
             while (dirent* entry = ::readdir(fds)) {
                 char target[128] = {};
                 std::string link = dir + "/" + entry->d_name;
-                bool is_socket = ::readlink(link.c_str(), target, sizeof target - 1) > 0 &&
-                              std::strncmp(target, "socket:[", 8) == 0;
+                bool is_socket =
+                    ::readlink(link.c_str(), target, sizeof target - 1) > 0 && std::strncmp(target, "socket:[", 8) == 0;
                 if (is_socket) {
                     inodes.insert(std::string(target + 8, std::strlen(target) - 9));
                 }
@@ -390,8 +393,8 @@ TEST_P(Reliability, StartsAndServesWithABrokenStderrPipe) {
     if (is("prefork")) args.insert(args.end(), {"--share", "reuseport"});
     Child server(spec().binary, {.args = args, .err = Stderr::kBrokenPipe});
     std::string line = server.first_stdout_line(kStart);
-    ASSERT_TRUE(line.starts_with("listening on ")) << "broken stderr pipe: " << line
-                                                   << " (exit " << server.exit_code_within(0ms).value_or(-1) << ")";
+    ASSERT_TRUE(line.starts_with("listening on "))
+        << "broken stderr pipe: " << line << " (exit " << server.exit_code_within(0ms).value_or(-1) << ")";
     for (int i = 0; i < 3; ++i) expect_exact_echo(port_of(line), "nobody reads the log\n");
     server.signal(SIGTERM);
     EXPECT_EQ(server.exit_code_within(kContractStop), std::optional<int>{0});
@@ -424,8 +427,8 @@ TEST_P(Reliability, ThreadCreationFailureIsAStartupFailure) {
 // ---- 5. numbers are decimal, an empty address is no address ----
 
 TEST_P(Reliability, NumbersThatAreNotDecimalAreUsageErrors) {
-    std::vector<std::vector<std::string>> bad{{"--port", "0x0"}, {"--port", "1e3"}, {"--port", "-0"},
-                                              {"--idle-timeout", "0x10"}, {"--host", ""}};
+    std::vector<std::vector<std::string>> bad{
+        {"--port", "0x0"}, {"--port", "1e3"}, {"--port", "-0"}, {"--idle-timeout", "0x10"}, {"--host", ""}};
     if (!is("iterative")) bad.push_back({"--max-conns", "0x10"});  // 01 has no --max-conns
     if (is("select") || is("epoll")) bad.push_back({"--out-cap", "0x1000"});
     if (is("epoll")) bad.push_back({"--threads", "0x2"});
@@ -480,7 +483,9 @@ TEST_P(Reliability, PreforkWorkersZeroTenAreTen) {
 // ---- 6. every failure named once ----
 
 TEST_P(Reliability, StartupFailuresNameTheReasonOnce) {
-    if (!is("master_worker")) GTEST_SKIP() << "07's master (06 before the split) reported socketpair() failures as '<what()> failed: <reason>'";
+    if (!is("master_worker"))
+        GTEST_SKIP()
+            << "07's master (06 before the split) reported socketpair() failures as '<what()> failed: <reason>'";
     std::vector<std::string> args = spec().args;
     args.insert(args.end(), {"--workers", "1"});
     // 0-2, the listening socket: no room left for a worker's socketpair().

@@ -47,7 +47,8 @@ public:
     void enter() {
         int now = ++current_;
         int peak = peak_.load();
-        while (now > peak && !peak_.compare_exchange_weak(peak, now)) {}
+        while (now > peak && !peak_.compare_exchange_weak(peak, now)) {
+        }
     }
     void leave() { --current_; }
     int peak() const { return peak_; }

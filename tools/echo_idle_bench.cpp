@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "echo-idle-bench: need {} descriptors; raise `ulimit -n`\n", most + 64);
         return 1;
     }
-    fmt::print("{:<12} {:>6} {:>10} {:>10} {:>12} {:>8} {:>8} {:>8} {:>8}\n", "server", "idle", "rss_kib",
-               "rss+idle", "bytes/idle", "p50_us", "p90_us", "p99_us", "max_us");
+    fmt::print("{:<12} {:>6} {:>10} {:>10} {:>12} {:>8} {:>8} {:>8} {:>8}\n", "server", "idle", "rss_kib", "rss+idle",
+               "bytes/idle", "p50_us", "p90_us", "p99_us", "max_us");
     for (const std::string& server : servers) {
         for (int idle : idle_counts) {
             try {

@@ -165,7 +165,8 @@ void spread(const Settings& settings) {
             most = std::max(most, row.accepted);
             least = std::min(least, row.accepted);
         }
-        std::string ratio = least == 0 ? "inf (a worker got none)" : fmt::format("{:.2f}", double(most) / double(least));
+        std::string ratio =
+            least == 0 ? "inf (a worker got none)" : fmt::format("{:.2f}", double(most) / double(least));
         fmt::print("| {} | {} | {} | {} |\n", share, counts, ratio, load.failed);
         stop(server);
     }
@@ -173,8 +174,9 @@ void spread(const Settings& settings) {
 
 void herd(const Settings& settings) {
     fmt::print("\n### Herd: --share inherit, {} connections, {} workers\n\n", settings.connections, settings.workers);
-    fmt::print("| --accept-lock | client threads | empty wake-ups (user space) | worker wake-ups per connection | "
-               "lock-busy | accepts per worker | wall time |\n|---|---|---|---|---|---|---|\n");
+    fmt::print(
+        "| --accept-lock | client threads | empty wake-ups (user space) | worker wake-ups per connection | "
+        "lock-busy | accepts per worker | wall time |\n|---|---|---|---|---|---|---|\n");
     // One client: every connection finds every worker asleep, the herd's worst case. Then the
     // concurrent load of --clients threads, where workers are often busy when a connection comes.
     for (int clients : {1, settings.clients}) {
@@ -217,8 +219,9 @@ void reload(const Settings& settings) {
             // The next reload only once this one is over: new workers ready, old ones gone.
             std::string ready = fmt::format("reload: {} new workers ready", settings.workers);
             for (auto until = Clock::now() + std::chrono::seconds(10);
-                 (count_of(server.stderr_text(), ready) < i || workers_of(server.pid()).size() !=
-                  static_cast<std::size_t>(settings.workers)) && Clock::now() < until;) {
+                 (count_of(server.stderr_text(), ready) < i ||
+                  workers_of(server.pid()).size() != static_cast<std::size_t>(settings.workers)) &&
+                 Clock::now() < until;) {
                 std::this_thread::sleep_for(std::chrono::milliseconds(5));
             }
         }
@@ -230,7 +233,6 @@ void reload(const Settings& settings) {
     }
 }
 
-
 // One worker stops (SIGSTOP: as stuck as a worker can be) while clients arrive, then dies (kill -9).
 // One shared queue: the other workers take every connection. A queue per worker (reuseport): what
 // the hash sends to the stuck worker waits, and is reset when its listener dies with it.
@@ -238,7 +240,8 @@ void stalled_worker(const Settings& settings) {
     constexpr int kClients = 40;
     fmt::print("\n### A stuck worker: SIGSTOP worker 0, {} clients connect and send a line, then kill -9 worker 0\n\n",
                kClients);
-    fmt::print("| mode | echoed within 1 s | still waiting | after kill -9: reset | echoed later |\n|---|---|---|---|---|\n");
+    fmt::print(
+        "| mode | echoed within 1 s | still waiting | after kill -9: reset | echoed later |\n|---|---|---|---|---|\n");
     struct Mode {
         const char* name;
         std::vector<std::string> args;
@@ -282,11 +285,16 @@ int run(int argc, char** argv) {
     settings.server = (std::filesystem::path(argv[0]).parent_path() / "echo-master-worker").string();
     CLI::App app("prefork-lab: measures spread, herd and reloads of echo-master-worker", "prefork-lab");
     app.add_option("--server", settings.server, "The echo-master-worker binary")->capture_default_str();
-    app.add_option("--workers", settings.workers, "Workers per server")->check(CLI::Range(2, 64))->capture_default_str();
+    app.add_option("--workers", settings.workers, "Workers per server")
+        ->check(CLI::Range(2, 64))
+        ->capture_default_str();
     app.add_option("--connections", settings.connections, "Connections per run")
-        ->check(CLI::Range(10, 1'000'000))->capture_default_str();
+        ->check(CLI::Range(10, 1'000'000))
+        ->capture_default_str();
     app.add_option("--clients", settings.clients, "Client threads")->check(CLI::Range(1, 64))->capture_default_str();
-    app.add_option("--reloads", settings.reloads, "SIGHUPs per reload run")->check(CLI::Range(1, 1000))->capture_default_str();
+    app.add_option("--reloads", settings.reloads, "SIGHUPs per reload run")
+        ->check(CLI::Range(1, 1000))
+        ->capture_default_str();
     // --help and --version exit 0, a usage error exits 2, as for the servers.
     if (auto exit_code = cs::parse_command_line(app, "prefork-lab", argc, argv)) return *exit_code;
     std::signal(SIGPIPE, SIG_IGN);

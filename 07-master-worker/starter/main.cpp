@@ -48,7 +48,8 @@ std::chrono::milliseconds grace(const Options& options) {
 void add_options(cs::CommandLine& cli, Options& options) {
     CLI::App& app = cli.app();
     app.add_option("--workers", options.workers, "Worker processes (default: the number of CPUs)")
-        ->check(CLI::Range(1, 256))->capture_default_str();
+        ->check(CLI::Range(1, 256))
+        ->capture_default_str();
     app.add_option("--share", options.share, "How workers share the port: inherit, reuseport or pass")
         ->transform(CLI::CheckedTransformer(std::map<std::string, Share>{
             {"inherit", Share::kInherit}, {"reuseport", Share::kReusePort}, {"pass", Share::kPass}}));
@@ -56,7 +57,8 @@ void add_options(cs::CommandLine& cli, Options& options) {
         ->transform(CLI::CheckedTransformer(std::map<std::string, LockMode>{
             {"none", LockMode::kNone}, {"exclusive", LockMode::kExclusive}, {"mutex", LockMode::kMutex}}));
     app.add_option("--grace", options.grace_seconds, "On SIGTERM, seconds open connections may still take")
-        ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+        ->check(CLI::Range(0.0, 3600.0))
+        ->capture_default_str();
     app.add_option("--worker-channel", options.worker_channel, "(internal: pass-mode worker)")->group("");
 }
 
@@ -104,7 +106,8 @@ pthread_mutex_t* create_accept_mutex(const cs::Log& log) {
 }
 
 [[maybe_unused]] std::string describe(int status) {  // "exit 0", "killed by signal 9 (Killed)"
-    if (WIFSIGNALED(status)) return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
+    if (WIFSIGNALED(status))
+        return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
     return fmt::format("exit {}", WEXITSTATUS(status));
 }
 
@@ -119,8 +122,8 @@ class Master {
 public:
     Master(Options options, cs::Fd port_socket, pthread_mutex_t* accept_mutex, std::vector<std::string> argv,
            const cs::Log& log)
-        : options_(options), port_socket_(std::move(port_socket)), accept_mutex_(accept_mutex),
-          argv_(std::move(argv)), log_(log) {}
+        : options_(options), port_socket_(std::move(port_socket)), accept_mutex_(accept_mutex), argv_(std::move(argv)),
+          log_(log) {}
 
     void start() {
         for (int slot = 0; slot < options_.workers; ++slot) spawn(slot);
@@ -156,8 +159,8 @@ public:
 
     void hang_up_on_clients() {
         for (int fd; (fd = ::accept4(port_socket_.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0;) {
-            log_.conn("{}: no worker runs yet (TODO(2) in starter/main.cpp); hanging up (fd {})",
-                      cs::peer_endpoint(fd), fd);
+            log_.conn("{}: no worker runs yet (TODO(2) in starter/main.cpp); hanging up (fd {})", cs::peer_endpoint(fd),
+                      fd);
             ::close(fd);
         }
     }
@@ -184,8 +187,12 @@ private:
         // exec_self(argv_ + "--worker-channel" "3"): the new program inherits only that channel.
         // TODO(1b): reuseport: the listener is open_own_listener(port_socket_) (catch its
         // std::system_error: log, _exit(1)); the master's socket is not the worker's to keep.
-        WorkerSetup setup{.slot = slot, .listener = std::move(port_socket_), .channel = std::move(channel),
-                          .lock_mode = options_.lock_mode, .accept_mutex = accept_mutex_, .grace = grace(options_)};
+        WorkerSetup setup{.slot = slot,
+                          .listener = std::move(port_socket_),
+                          .channel = std::move(channel),
+                          .lock_mode = options_.lock_mode,
+                          .accept_mutex = accept_mutex_,
+                          .grace = grace(options_)};
         ::_exit(run_worker(std::move(setup), log_));  // _exit: none of the master's clean-up runs here
     }
 
@@ -231,7 +238,8 @@ int serve(int argc, char** argv) {
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     cs::Log log("07-master-worker");
     log.set_quiet(cli.options().quiet);
-    if (options.worker_channel >= 0) return run_exec_worker(options.worker_channel, options.lock_mode, grace(options), log);
+    if (options.worker_channel >= 0)
+        return run_exec_worker(options.worker_channel, options.lock_mode, grace(options), log);
 
     cs::Fd port_socket;
     try {

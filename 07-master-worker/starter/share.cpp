@@ -52,8 +52,12 @@ int run_exec_worker(int channel_fd, LockMode lock_mode, std::chrono::millisecond
         log.info("worker: no listening socket from the master on fd {} (TODO(1c))", channel_fd);
         return 1;
     }
-    return run_worker({.slot = slot, .listener = std::move(listener), .channel = std::move(channel),
-                       .lock_mode = lock_mode, .grace = grace}, log);
+    return run_worker({.slot = slot,
+                       .listener = std::move(listener),
+                       .channel = std::move(channel),
+                       .lock_mode = lock_mode,
+                       .grace = grace},
+                      log);
 }
 
 void exec_self(std::vector<std::string> argv, const cs::Log& log) {

@@ -52,7 +52,8 @@ public:
 private:
     void control(int op, int fd, std::uint32_t events) {
         epoll_event event{.events = events, .data = {.fd = fd}};
-        if (::epoll_ctl(epoll_.get(), op, fd, &event) < 0) log_.info("worker {}: epoll_ctl(): {}", setup_.slot, cs::errno_text());
+        if (::epoll_ctl(epoll_.get(), op, fd, &event) < 0)
+            log_.info("worker {}: epoll_ctl(): {}", setup_.slot, cs::errno_text());
     }
 
     void watch_listener(bool on) {
@@ -98,8 +99,8 @@ private:
                 paused_until_ = Clock::now() + kAcceptPause;
                 return;
             }
-            auto connection = std::make_unique<Connection>(
-                cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
+            auto connection =
+                std::make_unique<Connection>(cs::Fd{fd}, cs::endpoint_text(reinterpret_cast<sockaddr*>(&peer), length));
             log_.conn("worker {}: {} connected (fd {})", setup_.slot, connection->peer, fd);
             control(EPOLL_CTL_ADD, fd, EPOLLIN);
             connections_.emplace(fd, std::move(connection));
@@ -130,7 +131,8 @@ private:
             log_.conn("worker {}: {}() failed: {}; closing fd {} ({})", setup_.slot, c.echo.failed_call(),
                       cs::errno_text(c.echo.error()), fd, c.peer);
         } else {
-            log_.conn("worker {}: {} closed{} (fd {}, {} bytes echoed)", setup_.slot, c.peer, why, fd, c.echo.bytes_echoed());
+            log_.conn("worker {}: {} closed{} (fd {}, {} bytes echoed)", setup_.slot, c.peer, why, fd,
+                      c.echo.bytes_echoed());
         }
         connections_.erase(found);  // closes the socket, which also leaves the epoll set
     }
@@ -140,7 +142,7 @@ private:
         ssize_t n = ::read(setup_.channel.get(), &byte, 1);
         if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR))) return;
         log_.info("worker {}: lost the master; stopping", setup_.slot);
-        setup_.channel.reset();  // closing it also takes it out of the epoll set
+        setup_.channel.reset();    // closing it also takes it out of the epoll set
         begin_stop(kOrphanGrace);  // nobody would replace or stop us: finish briefly, do not serve on
     }
 

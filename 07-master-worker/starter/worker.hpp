@@ -15,12 +15,12 @@ namespace master_worker_starter {
 enum class LockMode { kNone, kExclusive, kMutex };  // --accept-lock: who wakes for a new connection
 
 struct WorkerSetup {
-    int slot = 0;                              // 0 .. workers-1: the master's name for this worker
-    cs::Fd listener;                           // the listening socket this worker accepts from
-    cs::Fd channel;                            // this worker's end of its channel to the master
+    int slot = 0;     // 0 .. workers-1: the master's name for this worker
+    cs::Fd listener;  // the listening socket this worker accepts from
+    cs::Fd channel;   // this worker's end of its channel to the master
     LockMode lock_mode = LockMode::kExclusive;
-    pthread_mutex_t* accept_mutex = nullptr;   // --accept-lock mutex: in memory every worker shares
-    std::chrono::milliseconds grace{5000};     // on SIGTERM: how long busy connections may still take
+    pthread_mutex_t* accept_mutex = nullptr;  // --accept-lock mutex: in memory every worker shares
+    std::chrono::milliseconds grace{5000};    // on SIGTERM: how long busy connections may still take
 };
 
 // The signal dispositions of a fresh worker (call first thing after fork(), or after exec()):

@@ -101,10 +101,8 @@ void Churner::on_tick(Clock::time_point now) {
     if ((state_ == State::kConnecting || state_ == State::kExchanging) && now - began_ > worker_.timeout()) {
         // One stuck exchange ends this churner: against a stalled server every later one would
         // wait the full timeout too.
-        if (state_ == State::kExchanging)
-            ++worker_.tally().timed_out;
-        else
-            ++worker_.tally().connect_timeouts;
+        if (state_ == State::kExchanging) ++worker_.tally().timed_out;
+        else ++worker_.tally().connect_timeouts;
         stop("");
     }
 }

@@ -68,10 +68,8 @@ void Held::on_eof() {
 void Held::on_tick(Clock::time_point now) {
     const Timeline& timeline = worker_.timeline();
     if ((state_ == State::kConnecting || state_ == State::kConfirming) && now >= timeline.connect_deadline()) {
-        if (state_ == State::kConnecting)
-            ++worker_.tally().connect_timeouts;
-        else
-            ++worker_.tally().timed_out;  // connected, but its one echo never came
+        if (state_ == State::kConnecting) ++worker_.tally().connect_timeouts;
+        else ++worker_.tally().timed_out;  // connected, but its one echo never came
         ready_once();
         state_ = State::kDone;
         error_code ignored;

@@ -25,11 +25,7 @@ std::string errno_text(int error) { return std::strerror(error); }
 
 EpollPingPong::EpollPingPong(const LoadOptions& options, const Pattern& pattern, const Timeline& timeline,
                              Shared& shared, tcp::endpoint server)
-    : options_(options),
-      pattern_(pattern),
-      timeline_(timeline),
-      shared_(shared),
-      server_(std::move(server)),
+    : options_(options), pattern_(pattern), timeline_(timeline), shared_(shared), server_(std::move(server)),
       timeout_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.timeout_s))),
       epoll_fd_(::epoll_create1(EPOLL_CLOEXEC)) {
     if (epoll_fd_ < 0) throw std::system_error(errno, std::generic_category(), "epoll_create1()");

@@ -46,7 +46,7 @@ private:
         EchoChecker checker;
         std::vector<Clock::time_point> origins;  // ring of `depth` send times
         std::size_t first = 0, in_flight = 0;
-        std::vector<iovec> out;  // requests not yet written: views into the shared Pattern
+        std::vector<iovec> out;    // requests not yet written: views into the shared Pattern
         std::size_t out_done = 0;  // iovecs of `out` already written (the next one may be partly)
         bool waiting_writable = false;
         bool half_closed = false;

@@ -8,11 +8,7 @@ namespace cs::bench {
 using boost::system::error_code;
 
 PingPong::PingPong(Worker& worker, std::uint64_t id, bool paced)
-    : worker_(worker),
-      id_(id),
-      paced_(paced),
-      socket_(worker.io()),
-      pacer_(worker.io()),
+    : worker_(worker), id_(id), paced_(paced), socket_(worker.io()), pacer_(worker.io()),
       checker_(worker.pattern(), id) {}
 
 void PingPong::start() {

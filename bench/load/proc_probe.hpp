@@ -18,15 +18,15 @@
 namespace cs::bench {
 
 struct TreeSample {
-    bool alive = false;        // the root process existed when sampled
-    double cpu_s = 0;          // CPU seconds, user + system: live processes and reaped children
-    double user_tick_s = 0;    // the same in clock ticks, user part (coarse; see above)
-    double system_tick_s = 0;  // ... and system part
-    long rss_kib = 0;          // VmRSS summed over the live tree
-    long pss_kib = 0;          // Pss from smaps_rollup summed over the live tree
-    int processes = 0;         // live processes in the tree (zombies excluded)
-    int zombies = 0;           // exited children nobody has waited for yet
-    double taken_s = 0;        // steady-clock seconds when the tree was read (to time the interval)
+    bool alive = false;         // the root process existed when sampled
+    double cpu_s = 0;           // CPU seconds, user + system: live processes and reaped children
+    double user_tick_s = 0;     // the same in clock ticks, user part (coarse; see above)
+    double system_tick_s = 0;   // ... and system part
+    long rss_kib = 0;           // VmRSS summed over the live tree
+    long pss_kib = 0;           // Pss from smaps_rollup summed over the live tree
+    int processes = 0;          // live processes in the tree (zombies excluded)
+    int zombies = 0;            // exited children nobody has waited for yet
+    double taken_s = 0;         // steady-clock seconds when the tree was read (to time the interval)
     long long rw_syscalls = 0;  // syscr + syscw from /proc/<pid>/io over the live tree: read- and
                                 // write-class system calls (reaped children included, epoll_wait not)
 };

@@ -57,14 +57,10 @@ std::string num(double value) { return std::isfinite(value) ? fmt::format("{:.6g
 
 const char* mode_name(Mode mode) {
     switch (mode) {
-        case Mode::kPingPong:
-            return "pingpong";
-        case Mode::kRate:
-            return "rate";
-        case Mode::kChurn:
-            return "churn";
-        case Mode::kIdle:
-            return "idle";
+        case Mode::kPingPong: return "pingpong";
+        case Mode::kRate: return "rate";
+        case Mode::kChurn: return "churn";
+        case Mode::kIdle: return "idle";
     }
     return "?";
 }

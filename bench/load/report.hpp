@@ -13,17 +13,17 @@ namespace cs::bench {
 
 struct RunReport {
     const LoadOptions* options = nullptr;
-    Tally totals;                 // all worker tallies merged
-    double window_s = 0;          // the measured window, as it really was
-    bool server_sampled = false;  // --server-pid given and the process was there
-    TreeSample server_before;     // before any connection
-    TreeSample server_start;      // when the window opened (idle: every connection held)
-    TreeSample server_end;        // when it closed
-    int zombies_after = 0;        // zombie children left after the run settled
-    double generator_cpu_s = 0;   // echo-load's own CPU during the window
+    Tally totals;                     // all worker tallies merged
+    double window_s = 0;              // the measured window, as it really was
+    bool server_sampled = false;      // --server-pid given and the process was there
+    TreeSample server_before;         // before any connection
+    TreeSample server_start;          // when the window opened (idle: every connection held)
+    TreeSample server_end;            // when it closed
+    int zombies_after = 0;            // zombie children left after the run settled
+    double generator_cpu_s = 0;       // echo-load's own CPU during the window
     double generator_interval_s = 0;  // how long generator_cpu_s was measured over
-    long long server_syscalls = -1;  // --count-syscalls: every system call of the tree in the window (-1: not counted)
-    double syscalls_interval_s = 0;  // ... over this long
+    long long server_syscalls = -1;   // --count-syscalls: every system call of the tree in the window (-1: not counted)
+    double syscalls_interval_s = 0;   // ... over this long
 
     bool valid() const noexcept { return totals.errors == 0; }
     double requests_per_s() const;

@@ -33,11 +33,7 @@ void Tally::merge(const Tally& other) {
 
 Worker::Worker(const LoadOptions& options, const Pattern& pattern, const Timeline& timeline, Shared& shared,
                tcp::endpoint server)
-    : options_(options),
-      pattern_(pattern),
-      timeline_(timeline),
-      shared_(shared),
-      server_(std::move(server)),
+    : options_(options), pattern_(pattern), timeline_(timeline), shared_(shared), server_(std::move(server)),
       timeout_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options.timeout_s))) {}
 
 void Worker::run() {

@@ -51,12 +51,12 @@ struct LoadOptions {
     int active = 0;           // idle: extra connections doing ping-pong meanwhile
     int threads = 1;          // worker threads, one io_context (or epoll loop) each
     Engine engine = Engine::kEpoll;
-    double timeout_s = 2.0;   // how long an answer may take after the window before it is given up
+    double timeout_s = 2.0;  // how long an answer may take after the window before it is given up
     double connect_timeout_s = 10.0;
-    pid_t server_pid = 0;  // sample this process tree's CPU and memory (0: do not)
+    pid_t server_pid = 0;         // sample this process tree's CPU and memory (0: do not)
     bool count_syscalls = false;  // count the server's system calls in the window (syscall_counter.hpp)
-    bool json = false;     // print one JSON line after the table
-    bool table = true;     // print the readable table
+    bool json = false;            // print one JSON line after the table
+    bool table = true;            // print the readable table
 };
 
 // The measured window [start, end). Unknown (time_point::max) until every connection is up;

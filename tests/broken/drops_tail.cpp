@@ -29,7 +29,8 @@ cs::EchoResult echo_complete_lines(int fd) {
         pending.append(fresh);
         if (newline_in_fresh == std::string_view::npos) continue;  // no complete line yet
         std::string_view lines(pending.data(), pending.size() - fresh.size() + newline_in_fresh + 1);
-        if (cs::writen(fd, cs::as_bytes(lines)) < 0) return {.bytes = result.bytes, .error = errno, .failed_call = "write"};
+        if (cs::writen(fd, cs::as_bytes(lines)) < 0)
+            return {.bytes = result.bytes, .error = errno, .failed_call = "write"};
         result.bytes += lines.size();
         pending.erase(0, lines.size());
     }

@@ -72,8 +72,9 @@ void serve(const cs::Fd& listener, const cs::Log& log) {
             auto it = clients.find(fd);
             if (it == clients.end() || on_event(it->second, events[i].events, scratch)) continue;
             const lesson04::EchoConnection& conn = *it->second.conn;
-            cs::broken::log_finished(log, fd, it->second.peer,
-                                     {.bytes = conn.bytes_echoed(), .error = conn.error(), .failed_call = conn.failed_call()});
+            cs::broken::log_finished(
+                log, fd, it->second.peer,
+                {.bytes = conn.bytes_echoed(), .error = conn.error(), .failed_call = conn.failed_call()});
             clients.erase(it);  // closing the descriptor also removes it from the epoll set
         }
     }

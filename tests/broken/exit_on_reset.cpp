@@ -45,9 +45,10 @@ void serve(const cs::Fd& listener, const cs::Log& log) { cs::broken::serve_one_a
 }  // namespace
 
 int main(int argc, char** argv) {
-    cs::broken::run_fixture(argc, argv,
-                            {.program = "echo-broken-exit-on-reset",
-                             .description = "BROKEN iterative echo server: exits when one client's read() or write() fails",
-                             .log_name = "broken-exit-on-reset"},
-                            serve);
+    cs::broken::run_fixture(
+        argc, argv,
+        {.program = "echo-broken-exit-on-reset",
+         .description = "BROKEN iterative echo server: exits when one client's read() or write() fails",
+         .log_name = "broken-exit-on-reset"},
+        serve);
 }

@@ -20,10 +20,10 @@
 namespace cs::broken {
 
 struct FixtureInfo {
-    const char* program;          // "echo-broken-reader-copy": --help and the start-up error line
-    const char* description;      // one line for --help: which bug this server carries
-    const char* log_name;         // "broken-reader-copy": the prefix of every log line
-    bool ignore_sigpipe = true;   // false only where dying of SIGPIPE is the bug
+    const char* program;         // "echo-broken-reader-copy": --help and the start-up error line
+    const char* description;     // one line for --help: which bug this server carries
+    const char* log_name;        // "broken-reader-copy": the prefix of every log line
+    bool ignore_sigpipe = true;  // false only where dying of SIGPIPE is the bug
 };
 
 // A fixture's serving loop. Returns once stop_requested() is true.

@@ -100,8 +100,8 @@ std::string Client::read_exact(std::size_t count, std::chrono::milliseconds time
         ssize_t n = ::recv(fd_.get(), chunk, std::min(sizeof chunk, count - got.size()), 0);
         if (n < 0) {
             if (errno == EINTR) continue;
-            throw std::runtime_error(fmt::format("recv(): {} after {} of {} bytes ('{}')", errno_text(), got.size(),
-                                                 count, preview(got)));
+            throw std::runtime_error(
+                fmt::format("recv(): {} after {} of {} bytes ('{}')", errno_text(), got.size(), count, preview(got)));
         }
         if (n == 0) {
             throw std::runtime_error(
@@ -143,8 +143,8 @@ void Client::expect_echo(std::string_view bytes, std::chrono::milliseconds timeo
     send(bytes);
     std::string got = read_exact(bytes.size(), timeout);
     if (got != bytes) {
-        throw std::runtime_error(fmt::format("echo differs: sent '{}', got '{}'", preview(std::string(bytes)),
-                                             preview(got)));
+        throw std::runtime_error(
+            fmt::format("echo differs: sent '{}', got '{}'", preview(std::string(bytes)), preview(got)));
     }
 }
 

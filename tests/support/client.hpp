@@ -24,20 +24,20 @@ public:
 
     int fd() const noexcept { return fd_.get(); }
 
-    void send(std::string_view bytes);                                  // all of it, or throws
+    void send(std::string_view bytes);  // all of it, or throws
     // All of it, unless the peer stops taking bytes for so long that the deadline passes: false.
     bool send_within(std::string_view bytes, std::chrono::milliseconds timeout);
     std::string read_exact(std::size_t count, std::chrono::milliseconds timeout = 5s);
-    std::string read_to_eof(std::chrono::milliseconds timeout = 5s);   // everything until the server closes
+    std::string read_to_eof(std::chrono::milliseconds timeout = 5s);  // everything until the server closes
     // True when something (data or EOF) becomes readable within the timeout.
     bool readable_within(std::chrono::milliseconds timeout) const;
     // Sends `bytes` and expects them back exactly: the common case of every echo test.
     void expect_echo(std::string_view bytes, std::chrono::milliseconds timeout = 5s);
 
-    void shutdown_write();  // half-close: the server sees EOF, we can still read
-    long unsent_bytes() const;   // SIOCOUTQNSD: bytes queued that the peer's window has not let out yet
-    int tcp_state() const;       // TCP_INFO's tcpi_state: TCP_ESTABLISHED, TCP_FIN_WAIT2, ...
-    void reset();           // close with SO_LINGER {on, 0}: the kernel sends RST instead of FIN
+    void shutdown_write();      // half-close: the server sees EOF, we can still read
+    long unsent_bytes() const;  // SIOCOUTQNSD: bytes queued that the peer's window has not let out yet
+    int tcp_state() const;      // TCP_INFO's tcpi_state: TCP_ESTABLISHED, TCP_FIN_WAIT2, ...
+    void reset();               // close with SO_LINGER {on, 0}: the kernel sends RST instead of FIN
     void close() { fd_.reset(); }
 
 private:

@@ -60,8 +60,10 @@ asio::awaitable<void> one_client(Crowd& crowd, int index) {
 
 CrowdResult run_crowd(std::uint16_t port, const CrowdOptions& options) {
     asio::io_context io(1);
-    Crowd crowd{options, tcp::endpoint(asio::ip::make_address(options.host), port),
-                asio::steady_timer(io, asio::steady_timer::time_point::max()), {}};
+    Crowd crowd{options,
+                tcp::endpoint(asio::ip::make_address(options.host), port),
+                asio::steady_timer(io, asio::steady_timer::time_point::max()),
+                {}};
     crowd.result.clients = options.clients;
     for (int i = 0; i < options.clients; ++i) asio::co_spawn(io, one_client(crowd, i), asio::detached);
 
@@ -70,19 +72,22 @@ CrowdResult run_crowd(std::uint16_t port, const CrowdOptions& options) {
         if (!error) io.stop();  // stragglers count as failed below
     });
     // The deadline timer is the last piece of work once every client returned; cancel it then.
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
-        boost::system::error_code ignored;
-        co_await crowd.release.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
-        deadline.cancel();
-    }, asio::detached);
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+            boost::system::error_code ignored;
+            co_await crowd.release.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+            deadline.cancel();
+        },
+        asio::detached);
     io.run();
 
     int unfinished = crowd.result.clients - crowd.result.echoed - crowd.result.failed;
     if (unfinished > 0) {
         crowd.result.failed += unfinished;
         if (crowd.result.first_error.empty()) {
-            crowd.result.first_error = fmt::format("{} clients unfinished after {} ms", unfinished,
-                                                   options.deadline.count());
+            crowd.result.first_error =
+                fmt::format("{} clients unfinished after {} ms", unfinished, options.deadline.count());
         }
     }
     return crowd.result;

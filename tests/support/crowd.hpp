@@ -28,8 +28,8 @@ struct CrowdOptions {
 struct CrowdResult {
     int clients = 0;
     int connected = 0;
-    int echoed = 0;      // got exactly their own bytes back
-    int failed = 0;      // connect/read/write error, wrong bytes, or the deadline
+    int echoed = 0;  // got exactly their own bytes back
+    int failed = 0;  // connect/read/write error, wrong bytes, or the deadline
     std::string first_error;
     bool all_echoed() const { return echoed == clients; }
 };

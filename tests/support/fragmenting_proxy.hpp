@@ -22,9 +22,9 @@ namespace cs::test {
 class FragmentingProxy {
 public:
     struct Options {
-        std::size_t max_segment = 1;                  // 1: one byte per segment
-        std::chrono::microseconds pause{100};         // between segments
-        unsigned seed = 1;                            // segment sizes are pseudo-random in 1..max_segment
+        std::size_t max_segment = 1;           // 1: one byte per segment
+        std::chrono::microseconds pause{100};  // between segments
+        unsigned seed = 1;                     // segment sizes are pseudo-random in 1..max_segment
     };
 
     FragmentingProxy(std::uint16_t upstream_port, Options options);

@@ -151,8 +151,7 @@ inline double cpu_share_over(pid_t pid, std::chrono::milliseconds window) {
     long before = tree_cpu_ticks(pid);
     std::this_thread::sleep_for(window);  // measuring what the server does meanwhile: nothing to wait for
     long after = tree_cpu_ticks(pid);
-    return static_cast<double>(after - before) / ticks_per_second() /
-           std::chrono::duration<double>(window).count();
+    return static_cast<double>(after - before) / ticks_per_second() / std::chrono::duration<double>(window).count();
 }
 
 // `count` clients, connected one after another (the order they wait in in the backlog), each of

@@ -81,7 +81,8 @@ long rss_kib(pid_t pid) { return status_field(pid, "VmRSS"); }
 
 long cpu_ticks(pid_t pid) {
     ProcessInfo info;
-    std::vector<std::string> rest;  // after state and ppid: pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    std::vector<std::string>
+        rest;  // after state and ppid: pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
     if (!read_stat(pid, info, &rest) || rest.size() < 11) return -1;
     return std::stol(rest[9]) + std::stol(rest[10]);
 }

@@ -203,15 +203,14 @@ ServerProcess ServerProcess::start(const Launch& launch) {
     std::string first_line = newline == std::string::npos ? out : out.substr(0, newline);
     constexpr std::string_view kPrefix = "listening on ";
     std::size_t colon = first_line.rfind(':');
-    if (!got_line || newline == std::string::npos || !first_line.starts_with(kPrefix) ||
-        colon == std::string::npos) {
-        std::string why = !got_line ? fmt::format("no listening line within {} ms", launch.ready_timeout.count())
-                                    : fmt::format("first stdout line was '{}', expected 'listening on HOST:PORT'",
-                                                  first_line);
+    if (!got_line || newline == std::string::npos || !first_line.starts_with(kPrefix) || colon == std::string::npos) {
+        std::string why =
+            !got_line ? fmt::format("no listening line within {} ms", launch.ready_timeout.count())
+                      : fmt::format("first stdout line was '{}', expected 'listening on HOST:PORT'", first_line);
         // Give stderr a moment to arrive so the failure message can show it.
         server.err_->wait_for([](const std::string&, bool eof) { return eof; }, 200ms);
-        throw std::runtime_error(fmt::format("{} {}: {}\nserver stderr:\n{}", launch.binary, fmt::join(args, " "),
-                                             why, server.err_->text()));
+        throw std::runtime_error(fmt::format("{} {}: {}\nserver stderr:\n{}", launch.binary, fmt::join(args, " "), why,
+                                             server.err_->text()));
     }
     server.listening_line_ = first_line;
     server.host_ = first_line.substr(kPrefix.size(), colon - kPrefix.size());
@@ -221,13 +220,8 @@ ServerProcess ServerProcess::start(const Launch& launch) {
 }
 
 ServerProcess::ServerProcess(ServerProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      exit_(other.exit_),
-      port_(other.port_),
-      host_(std::move(other.host_)),
-      listening_line_(std::move(other.listening_line_)),
-      out_(std::move(other.out_)),
-      err_(std::move(other.err_)) {}
+    : pid_(std::exchange(other.pid_, -1)), exit_(other.exit_), port_(other.port_), host_(std::move(other.host_)),
+      listening_line_(std::move(other.listening_line_)), out_(std::move(other.out_)), err_(std::move(other.err_)) {}
 
 ServerProcess::~ServerProcess() {
     if (pid_ <= 0) return;
@@ -241,7 +235,8 @@ ServerProcess::~ServerProcess() {
     if (!exit_) ::waitpid(pid_, nullptr, 0);
     // Reap the group's orphans that were re-parented to us (the test binary is a subreaper).
     siginfo_t info{};
-    while (::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED) == 0 || errno == EINTR) {}
+    while (::waitid(P_PGID, static_cast<id_t>(pid_), &info, WEXITED) == 0 || errno == EINTR) {
+    }
 }
 
 std::string ServerProcess::stdout_text() const { return out_->text(); }

@@ -27,17 +27,17 @@ using namespace std::chrono_literals;
 
 struct Launch {
     std::string binary;
-    std::vector<std::string> args;          // after the binary; "--port 0" is added unless present
-    std::optional<rlim_t> nofile_limit;     // RLIMIT_NOFILE for the server (soft and hard)
+    std::vector<std::string> args;       // after the binary; "--port 0" is added unless present
+    std::optional<rlim_t> nofile_limit;  // RLIMIT_NOFILE for the server (soft and hard)
     std::chrono::milliseconds ready_timeout = 10s;
     bool add_port_zero = true;
-    std::vector<int> pass_fds;              // descriptors the server inherits; every other one above 2 is closed
+    std::vector<int> pass_fds;  // descriptors the server inherits; every other one above 2 is closed
 };
 
 // How a process ended: exit code, or the signal that killed it.
 struct ExitStatus {
-    int code = -1;    // WEXITSTATUS, or -1 when killed by a signal
-    int signal = 0;   // WTERMSIG, or 0
+    int code = -1;   // WEXITSTATUS, or -1 when killed by a signal
+    int signal = 0;  // WTERMSIG, or 0
     std::string describe() const;
 };
 

@@ -15,11 +15,11 @@ using Clock = std::chrono::steady_clock;
 struct Run {
     const SlowClientsOptions& options;
     tcp::endpoint server;
-    Clock::time_point dribble_end;  // set once every slow client has connected (or given up)
+    Clock::time_point dribble_end;     // set once every slow client has connected (or given up)
     asio::steady_timer all_connected;  // expires (completes its waits) when the crowd is in
     asio::steady_timer deadline;       // bounds the whole run; cancelled when every coroutine ended
     int connect_attempts_done = 0;
-    int running = 0;                   // coroutines not finished yet: the slow clients and the probe
+    int running = 0;  // coroutines not finished yet: the slow clients and the probe
     SlowClientsResult result;
 
     void finished_one() {
@@ -108,18 +108,24 @@ double SlowClientsResult::percentile_ms(double p) const {
 }
 
 std::string SlowClientsResult::summary() const {
-    return fmt::format("{} slow clients connected ({} failed), {} slow bytes echoed; normal client: {} round trips, "
-                       "p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms",
-                       slow_connected, slow_failed, slow_bytes_echoed, round_trips_ms.size(), percentile_ms(0.5),
-                       percentile_ms(0.99), max_ms());
+    return fmt::format(
+        "{} slow clients connected ({} failed), {} slow bytes echoed; normal client: {} round trips, "
+        "p50 {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms",
+        slow_connected, slow_failed, slow_bytes_echoed, round_trips_ms.size(), percentile_ms(0.5), percentile_ms(0.99),
+        max_ms());
 }
 
 SlowClientsResult run_slow_clients(std::uint16_t port, const SlowClientsOptions& options) {
     asio::io_context io(1);
     // Bounded: 10 s to connect, the dribble, and 5 s for the last echoes; then whatever is left is stopped.
-    Run run{options, tcp::endpoint(asio::ip::make_address(options.host), port), Clock::time_point::max(),
+    Run run{options,
+            tcp::endpoint(asio::ip::make_address(options.host), port),
+            Clock::time_point::max(),
             asio::steady_timer(io, asio::steady_timer::time_point::max()),
-            asio::steady_timer(io, 10s + options.duration + 5s), 0, options.slow_clients + 1, {}};
+            asio::steady_timer(io, 10s + options.duration + 5s),
+            0,
+            options.slow_clients + 1,
+            {}};
     run.deadline.async_wait([&](boost::system::error_code error) {
         if (!error) io.stop();
     });

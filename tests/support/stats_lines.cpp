@@ -29,7 +29,8 @@ void parse_part(const std::string& part, std::map<std::string, std::uint64_t>& c
 
 std::uint64_t StatsLine::at(const std::string& name) const {
     auto found = counts.find(name);
-    if (found == counts.end()) throw std::out_of_range("no '" + name + "' in the stats line of pid " + std::to_string(pid));
+    if (found == counts.end())
+        throw std::out_of_range("no '" + name + "' in the stats line of pid " + std::to_string(pid));
     return found->second;
 }
 

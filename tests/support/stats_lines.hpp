@@ -23,8 +23,8 @@
 namespace cs::test {
 
 struct StatsLine {
-    pid_t pid = 0;                                  // from the "[lesson PID]" or "[lesson PID:TID]" prefix
-    std::map<std::string, std::uint64_t> counts;    // "open", "loop 1 accepted", "master respawns", ...
+    pid_t pid = 0;                                    // from the "[lesson PID]" or "[lesson PID:TID]" prefix
+    std::map<std::string, std::uint64_t> counts;      // "open", "loop 1 accepted", "master respawns", ...
     std::uint64_t at(const std::string& name) const;  // throws std::out_of_range naming what is missing
 };
 
