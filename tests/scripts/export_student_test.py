@@ -38,10 +38,10 @@ from grade_test import grade as grader, parse_yaml  # noqa: E402  (the grader as
 WORD = re.compile(r"[A-Za-z_]\w{3,}")
 STRINGS_AND_COMMENTS = re.compile(r'"(?:[^"\\\n]|\\.)*"|//[^\n]*|/\*.*?\*/', re.DOTALL)
 TAUGHT_IN = re.compile(r"^// taught in: (\d\d-[\w-]+)", re.MULTILINE)
-# Reference-only names a lesson's own comments still carry into its starter, outside the todo
-# regions (file in the export -> names). Each is a leak for the lesson to fix; the test fails once
-# the name is gone, so that the entry goes too.
-KNOWN_MENTIONS = {"02-process/main.cpp": {"run_child"}}  # "default action back (run_child)"
+# Reference-only names that a lesson's comments outside its todo regions still carry into the
+# starter (file in the export -> names): the starter then points at code it does not have. Each
+# is for the lesson to reword; the test fails once the name is gone, so that the entry goes too.
+KNOWN_MENTIONS = {"02-process/main.cpp": {"run_child"}}  # line 32: "default action back (run_child)"
 
 
 def run(*args: str, cwd: Path | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
