@@ -45,7 +45,7 @@ Fd listen_on(const addrinfo& address, const ListenOptions& options) {
     // SO_REUSEADDR: after a restart the old connections linger in TIME_WAIT for up to a minute;
     // without this option bind() fails with EADDRINUSE until they are gone. It does NOT let
     // two live servers share the port: that is SO_REUSEPORT.
-    enable_option(listener.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
+    if (options.reuse_addr) enable_option(listener.get(), SOL_SOCKET, SO_REUSEADDR, "SO_REUSEADDR");
     if (options.reuse_port) enable_option(listener.get(), SOL_SOCKET, SO_REUSEPORT, "SO_REUSEPORT");
     if (::bind(listener.get(), address.ai_addr, address.ai_addrlen) < 0) throw_errno("bind", errno);
     // listen() makes it a listening socket: from now on the kernel completes handshakes on its own

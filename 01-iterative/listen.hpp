@@ -20,6 +20,7 @@ struct ListenOptions {
     std::string host = "127.0.0.1";
     std::uint16_t port = 0;    // 0: the kernel picks a free (ephemeral) port
     int backlog = SOMAXCONN;   // a small backlog drops connections when many clients arrive at once
+    bool reuse_addr = true;    // SO_REUSEADDR (false: 01's --no-reuseaddr experiment)
     bool reuse_port = false;   // SO_REUSEPORT: several sockets may listen on one port
     bool nonblocking = false;  // for event loops: accept() returns EAGAIN instead of blocking
     bool listen = true;        // false: bind only, to hold the port (06's reuseport master)

@@ -128,6 +128,8 @@ int main(int argc, char** argv) {
     cs::prepare_process();  // first: descriptors 0-2 open, SIGPIPE ignored, stderr never blocks
     cs::CommandLine cli("echo-iterative", "Echo server that serves one client at a time (lesson 01).", kDefaultPort);
     cli.add_idle_timeout(cs::kDefaultIdleTimeout);
+    bool no_reuseaddr = false;  // README "Watch it": a restart while old connections are in TIME_WAIT
+    cli.add_flag("--no-reuseaddr", no_reuseaddr, "Experiment: bind without SO_REUSEADDR (a quick restart then fails)");
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     const cs::ServerOptions& options = cli.options();
     cs::Log log("01-iterative");
@@ -135,7 +137,7 @@ int main(int argc, char** argv) {
 
     cs::Fd listener;
     try {
-        listener = cs::listen_tcp({.host = options.host, .port = options.port});
+        listener = cs::listen_tcp({.host = options.host, .port = options.port, .reuse_addr = !no_reuseaddr});
     } catch (const std::system_error& error) {
         cli.report_listen_error(error);
         return cs::kExitStartup;

@@ -1,11 +1,14 @@
 // tests/lesson_iterative_test.cpp — 01-iterative: the conformance suite, and what makes 01 01:
 // one client at a time, the next one waiting in the listen backlog (and what an idle timeout and
-// a stats request look like when there is only one place).
+// a stats request look like when there is only one place), and the SO_REUSEADDR experiment.
 #include "tests/conformance.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/hardening.hpp"
 
 #include <csignal>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 namespace cs::test {
 namespace {
@@ -80,6 +83,40 @@ TEST(Iterative, StatsLineWaitsUntilTheClientBeingServedLeaves) {
     client.expect_echo("a signal changes nothing for me\n");
     client.close();
     EXPECT_TRUE(server.wait_for_stderr("stats: 0 open, 1 accepted", 2s)) << server.stderr_text();
+}
+
+// ---- SO_REUSEADDR and TIME_WAIT (the README's experiment) ---------------------------------
+
+bool time_wait_on(std::uint16_t port) {  // a line of /proc/net/tcp: local port `port`, state 06
+    std::ifstream table("/proc/net/tcp");
+    std::string line, slot, local, remote, state;
+    std::getline(table, line);  // the header
+    while (std::getline(table, line)) {
+        std::istringstream(line) >> slot >> local >> remote >> state;
+        if (std::stoul(local.substr(local.find(':') + 1), nullptr, 16) == port && state == "06") return true;
+    }
+    return false;
+}
+
+TEST(Iterative, RestartWithoutReuseaddrFailsWhileTheOldConnectionIsInTimeWait) {
+    if (!offers_option(iterative(), "--no-reuseaddr")) GTEST_SKIP() << "the server has no --no-reuseaddr";
+    std::uint16_t port = 0;
+    {
+        ServerProcess server = start_server(iterative());
+        port = server.port();
+        Client client = Client::connect(port);
+        client.expect_echo("hi\n");
+        server.signal(SIGTERM);  // the server closes first: its side of the connection gets TIME_WAIT
+        ASSERT_TRUE(server.wait_exit(3s)) << server.stderr_text();
+        EXPECT_EQ(client.read_to_eof(2s), "");
+    }  // the client closes too, and the server's side is now in TIME_WAIT
+    ASSERT_TRUE(time_wait_on(port)) << "no TIME_WAIT connection on port " << port;
+    std::string binary = resolved(iterative()).binary;
+    RunResult refused = run_to_exit(binary, {"--port", std::to_string(port), "--no-reuseaddr"});
+    EXPECT_EQ(refused.status.code, 1) << refused.status.describe() << "\n" << refused.err;
+    EXPECT_NE(refused.err.find("Address already in use"), std::string::npos) << refused.err;
+    ServerProcess again = ServerProcess::start({.binary = binary, .args = {"--port", std::to_string(port)}});
+    EXPECT_EQ(again.port(), port) << "SO_REUSEADDR: the restart binds although TIME_WAIT is still there";
 }
 
 }  // namespace
