@@ -40,7 +40,7 @@ bool send_message(int fd, const Message& message, int attached) {
         rights->cmsg_len = CMSG_LEN(sizeof(int));
         std::memcpy(CMSG_DATA(rights), &attached, sizeof(int));
     }
-    //| (void)control;  // not written yet: the message goes, the descriptor does not
+    //| (void)control, (void)attached;  // not written yet: the message goes, the descriptor does not
     // [/todo]
     // [/slide]
     ssize_t n;

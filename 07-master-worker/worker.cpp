@@ -41,7 +41,7 @@ void run_worker(cs::Fd listener, cs::Fd channel, const WorkerSetup& setup, const
         if (!send_message(channel.get(), {.command = Command::kReady, .slot = setup.slot})) ::_exit(1);
         for (;;) {
             if (!loop.run()) ::_exit(cs::kExitLoopFailed);
-            // [todo:2 act on the master's message | tests: SigtermToTheWholeProcessGroupStillStopsGracefully, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled]
+            // [todo:2 act on the master's message | tests: EchoesEveryByteThroughASigusr1Storm, SigtermToTheWholeProcessGroupStillStopsGracefully, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled]
             //? run() returned: the channel is readable. receive_message() says what came: kStats (print
             //? "stats: worker S: O open, A accepted" from loop.stats() and serve on), kStop (finish within
             //? message.grace_ms), or 0 = EOF: the master is gone (finish within kOrphanGrace).
