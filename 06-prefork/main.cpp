@@ -7,7 +7,6 @@
 // Run: build/bin/echo-prefork --workers 4   Watch: ps -o pid,ppid,comm --ppid <master>; kill -USR1 <master>
 #include "common/cli.hpp"
 #include "common/contract.hpp"
-#include "common/log.hpp"
 #include "common/net.hpp"
 #include "common/process.hpp"
 #include "master.hpp"
@@ -24,25 +23,20 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 9006;
 
-struct Options {
-    int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    bool reuseport = false;
-    double grace_seconds = 5;
-    int max_conns = 1000;  // per worker
-};
-
-void add_options(cs::CommandLine& cli, Options& options) {
+// Straight into what the master and each worker are given; --grace is read in seconds.
+void add_options(cs::CommandLine& cli, lesson06::MasterOptions& options, double& grace_seconds) {
+    options.workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     cli.add_int("--workers", options.workers, "Worker processes (default: the number of CPUs)", 1, 256);
     CLI::App& app = cli.app();  // CLI11 itself for the two options add_int() cannot express
     app.add_option("--share", options.reuseport, "How workers share the port: inherit or reuseport")
         ->transform(CLI::CheckedTransformer(std::map<std::string, bool>{{"inherit", false}, {"reuseport", true}}))
         ->option_text("inherit|reuseport (default: inherit)");
-    app.add_option("--grace", options.grace_seconds, "On SIGTERM/SIGINT, seconds open connections may finish")
+    app.add_option("--grace", grace_seconds, "On SIGTERM/SIGINT, seconds open connections may finish")
         ->check(cs::decimal_number())
         ->check(CLI::Range(0.0, 3600.0))
         ->capture_default_str();  // nan passes a Range
     // Per worker: a total would need a counter shared by every worker (shared memory).
-    cli.add_int("--max-conns", options.max_conns,
+    cli.add_int("--max-conns", options.worker.max_conns,
                 "Connections per worker (the server holds up to workers x this); a worker at its cap closes new "
                 "connections, as 05's loop does",
                 1, 1'000'000);
@@ -116,8 +110,9 @@ cs::Fd open_port(const cs::ServerOptions& server, bool reuseport) {
 int serve(int argc, char** argv) {
     cs::CommandLine cli("echo-prefork", "Echo server: a master and pre-forked workers sharing one port (lesson 06).",
                         kDefaultPort);
-    Options options;
-    add_options(cli, options);
+    lesson06::MasterOptions options;
+    double grace_seconds = 5;
+    add_options(cli, options, grace_seconds);
     if (auto exit_code = cli.parse(argc, argv)) return *exit_code;
     cs::Log log("06-prefork");
     log.set_quiet(cli.options().quiet);
@@ -128,12 +123,10 @@ int serve(int argc, char** argv) {
         cli.report_listen_error(error);
         return cs::kExitStartup;
     }
-    lesson06::WorkerSetup worker{.grace = std::chrono::milliseconds(static_cast<long>(options.grace_seconds * 1000)),
-                                 .max_conns = options.max_conns,
-                                 .idle_timeout = std::chrono::seconds(cli.options().idle_timeout)};
-    lesson06::Master master(
-        {.workers = options.workers, .reuseport = options.reuseport, .host = cli.options().host, .worker = worker},
-        std::move(port), log);
+    options.host = cli.options().host;
+    options.worker.grace = std::chrono::milliseconds(static_cast<long>(grace_seconds * 1000));
+    options.worker.idle_timeout = std::chrono::seconds(cli.options().idle_timeout);
+    lesson06::Master master(options, std::move(port), log);
     sigset_t while_asleep = install_master_signals();  // before the first fork: no SIGCHLD is missed
     return run_master(master, while_asleep);
 }

@@ -2,29 +2,25 @@
 // for long-lived workers that are started once and replaced when they die.
 #include "master.hpp"
 
+#include "common/exit_status.hpp"
 #include "common/net.hpp"
 
+#include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
+#include <utility>
 
 namespace lesson06 {
 namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int kMaxEarlyDeaths = 5;  // workers in a row dead before ready: broken, stop fork-bombing
-constexpr auto kKillMargin = 1s;    // past the grace period, a stopping worker gets SIGKILL
-
-std::string describe(int status) {
-    if (WIFEXITED(status)) return fmt::format("exit {}", WEXITSTATUS(status));
-    if (WIFSIGNALED(status))
-        return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
-    return fmt::format("status {:#x}", status);
-}
+constexpr int kMaxEarlyDeaths = 5;   // failed starts in a row, no worker serving: broken, give up
+constexpr auto kKillMargin = 1s;     // past the grace period, a stopping worker gets SIGKILL
+constexpr auto kFirstRetry = 100ms;  // a failed start is tried again after 0.1 s, 0.2, 0.4, ...
 
 }  // namespace
 
@@ -44,12 +40,13 @@ void Master::start() {
 // [slide:spawn]
 void Master::spawn(Worker& worker) {
     pid_t pid = ::fork();
-    if (pid < 0) {
-        log_.info("master: fork() failed: {}; worker {} is not replaced", cs::errno_text(), worker.slot);
-        return;
+    if (pid < 0) {  // EAGAIN: the process limit; ENOMEM
+        log_.info("master: fork() failed for worker {}: {}", worker.slot, cs::errno_text());
+        return start_failed(worker);
     }
     if (pid == 0) become_worker(worker);  // never returns
-    worker = {.slot = worker.slot, .pid = pid, .ready = false};
+    worker.pid = pid;
+    worker.ready = false;
     log_.info("master: started worker {} (pid {})", worker.slot, pid);
 }
 
@@ -104,20 +101,29 @@ void Master::reap_children() {
 // [/slide]
 
 void Master::on_exit(Worker& worker, int status) {
-    bool was_ready = worker.ready;
-    pid_t pid = worker.pid;
-    worker.pid = 0;
-    if (stopping_) return log_.info("master: worker {} (pid {}) exited: {}", worker.slot, pid, describe(status));
+    pid_t pid = std::exchange(worker.pid, 0);
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    log_.info("master: worker {} (pid {}) {}: {}", worker.slot, pid, clean ? "exited on its own" : "died",
-              describe(status));
-    if (!was_ready && ++early_deaths_ >= kMaxEarlyDeaths) return give_up();
+    const char* how = stopping_ ? "exited" : clean ? "exited on its own" : "died";
+    log_.info("master: worker {} (pid {}) {}: {}", worker.slot, pid, how, cs::describe_exit(status));
+    if (stopping_) return;
+    if (!worker.ready) return start_failed(worker);
     ++respawns_;
-    spawn(worker);
+    spawn(worker);  // it served: replace it at once
+}
+
+// fork() failed, or the worker died before it was ready. At once again would fork-bomb a broken
+// setup, never again would leave the slot empty after a passing shortage (processes, descriptors):
+// so later, each time twice as late, and give up only when starts keep failing and no one serves.
+void Master::start_failed(Worker& worker) {
+    if (++early_deaths_ >= kMaxEarlyDeaths && serving() == 0) return give_up();
+    auto delay = kFirstRetry * (1 << std::min(early_deaths_ - 1, 5));  // at most 3.2 s
+    retry_at_ = Clock::now() + delay;
+    log_.info("master: worker {} did not start ({} in a row); next try in {} ms", worker.slot, early_deaths_,
+              delay.count());
 }
 
 void Master::give_up() {
-    log_.info("master: {} workers in a row died before they were ready; giving up", kMaxEarlyDeaths);
+    log_.info("master: {} worker starts in a row failed and no worker serves; giving up", early_deaths_);
     for (Worker& worker : workers_) {
         if (worker.pid > 0) ::kill(worker.pid, SIGKILL);
     }
@@ -137,11 +143,9 @@ void Master::read_ready() {
             log_.info("master: worker {} (pid {}) ready", worker.slot, worker.pid);
         }
     }
-    bool all_ready = true;
-    for (const Worker& worker : workers_) all_ready = all_ready && worker.ready;
-    if (all_ready && !announced_ && !stopping_) {
+    if (serving() > 0 && !announced_ && !stopping_) {
         announced_ = true;
-        cs::announce_listening(port_socket_);  // the contract's line, once every worker serves
+        cs::announce_listening(port_socket_);  // the contract's line, once a worker serves
     }
 }
 
@@ -168,6 +172,9 @@ void Master::stop() {
 }
 
 void Master::on_time(Clock::time_point now) {
+    for (Worker& worker : workers_) {
+        if (!stopping_ && worker.pid == 0 && now >= retry_at_) spawn(worker);  // a failed start, tried again
+    }
     if (!stopping_ || exit_code_ >= 0 || now < kill_at_) return;
     for (const Worker& worker : workers_) {
         if (worker.pid > 0) {
@@ -179,8 +186,8 @@ void Master::on_time(Clock::time_point now) {
 }
 
 int Master::timeout_ms(Clock::time_point now) const {
-    if (!stopping_ || exit_code_ >= 0) return -1;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(kill_at_ - now).count();
+    if (exit_code_ >= 0 || (!stopping_ && alive() == options_.workers)) return -1;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>((stopping_ ? kill_at_ : retry_at_) - now).count();
     return static_cast<int>(std::max<long long>(0, left) + 1);
 }
 
@@ -192,9 +199,11 @@ void Master::report_stats() const {
 }
 
 int Master::alive() const {
-    int count = 0;
-    for (const Worker& worker : workers_) count += worker.pid > 0 ? 1 : 0;
-    return count;
+    return static_cast<int>(std::ranges::count_if(workers_, [](const Worker& w) { return w.pid > 0; }));
+}
+
+int Master::serving() const {
+    return static_cast<int>(std::ranges::count_if(workers_, [](const Worker& w) { return w.pid > 0 && w.ready; }));
 }
 
 }  // namespace lesson06

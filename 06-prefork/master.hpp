@@ -33,7 +33,7 @@ public:
     void read_ready();                    // the ready pipe is readable: mark workers ready, announce the port once
     void stop();                          // SIGTERM/SIGINT: SIGTERM to every worker; a second one: SIGKILL
     void report_stats() const;            // SIGUSR1: the master's line, then the signal passed on
-    void on_time(Clock::time_point now);  // past the grace period: SIGKILL what is left
+    void on_time(Clock::time_point now);  // retries failed starts; past the grace period, SIGKILL
     int ready_fd() const noexcept { return ready_read_.get(); }
     int timeout_ms(Clock::time_point now) const;  // until on_time() has work; -1: none
     bool finished() const noexcept { return exit_code_ >= 0; }
@@ -49,18 +49,19 @@ private:
     void spawn(Worker& worker);
     [[noreturn]] void become_worker(const Worker& worker);
     void on_exit(Worker& worker, int status);
+    void start_failed(Worker& worker);
     void give_up();
     int alive() const;
+    int serving() const;  // alive and ready
 
     MasterOptions options_;
     cs::Fd port_socket_;
     cs::Fd ready_read_, ready_write_;
     const cs::Log& log_;
     std::vector<Worker> workers_;
-    bool announced_ = false;
-    bool stopping_ = false;
-    Clock::time_point kill_at_{};
-    int early_deaths_ = 0, respawns_ = 0;  // early deaths in a row: reset when a worker gets ready
+    bool announced_ = false, stopping_ = false;
+    Clock::time_point kill_at_{}, retry_at_{};  // SIGKILL for the rest; empty slots are started again
+    int early_deaths_ = 0, respawns_ = 0;       // failed starts in a row: reset when a worker gets ready
     int exit_code_ = -1;
 };
 

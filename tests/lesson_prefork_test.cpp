@@ -30,6 +30,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace cs::test {
@@ -62,9 +63,20 @@ std::vector<pid_t> workers_of(pid_t master) {
     return workers;
 }
 
-std::vector<pid_t> wait_for_workers(pid_t master, std::size_t count, std::chrono::milliseconds timeout = 3s) {
+// `count` workers, each ready: the master prints "listening on" once the first one is, and a
+// test that reads the others' listeners or counters must wait for their "ready" lines too.
+std::vector<pid_t> wait_for_workers(const ServerProcess& server, std::size_t count,
+                                    std::chrono::milliseconds timeout = 3s) {
     std::vector<pid_t> workers;
-    eventually([&] { return (workers = workers_of(master)).size() == count; }, timeout);
+    eventually(
+        [&] {
+            workers = workers_of(server.pid());
+            std::string log = server.stderr_text();
+            return workers.size() == count && std::all_of(workers.begin(), workers.end(), [&](pid_t worker) {
+                       return log.find(fmt::format("(pid {}) ready", worker)) != std::string::npos;
+                   });
+        },
+        timeout);
     return workers;
 }
 
@@ -124,7 +136,7 @@ void print_table(const std::string& title, const std::vector<Row>& rows) {
 
 TEST(Prefork, InheritModeFourWorkersShareTheMastersSocketInode) {
     ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "inherit"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    std::vector<pid_t> workers = wait_for_workers(server, 4);
     ASSERT_EQ(workers.size(), 4u) << server.stderr_text();
     std::set<unsigned long> listening = listening_inodes(server.port());
     ASSERT_EQ(listening.size(), 1u) << "inherit mode: one listening socket, whoever holds it";
@@ -135,7 +147,7 @@ TEST(Prefork, InheritModeFourWorkersShareTheMastersSocketInode) {
 
 TEST(Prefork, ReuseportModeFourWorkersHaveFourDifferentListeners) {
     ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "reuseport"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    std::vector<pid_t> workers = wait_for_workers(server, 4);
     ASSERT_EQ(workers.size(), 4u) << server.stderr_text();
     std::set<unsigned long> listening = listening_inodes(server.port());
     ASSERT_EQ(listening.size(), 4u) << "reuseport mode: one listening socket per worker";
@@ -156,7 +168,7 @@ TEST(Prefork, ReuseportModeFourWorkersHaveFourDifferentListeners) {
 
 TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
     ServerProcess server = start_server(plain(), {"--workers", "4", "--share", "reuseport", "--quiet"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 4);
+    std::vector<pid_t> workers = wait_for_workers(server, 4);
     ASSERT_EQ(workers.size(), 4u);
     std::map<pid_t, int> held;  // open connections per worker while all 64 are held
     auto baseline = [&](pid_t pid) { return open_fd_count(pid); };
@@ -187,7 +199,7 @@ TEST(Prefork, ReuseportSpreadsSixtyFourClientsOverAtLeastThreeOfFourWorkers) {
 
 TEST(Prefork, KilledWorkerIsReplacedWithinOneSecondAndOtherClientsKeepTheirConnections) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     std::vector<Client> clients;
     std::map<pid_t, std::vector<int>> by_owner;
@@ -219,7 +231,7 @@ TEST(Prefork, KilledWorkerIsReplacedWithinOneSecondAndOtherClientsKeepTheirConne
 
 TEST(Prefork, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     Client idle = Client::connect(server.port());
     idle.expect_echo("the master is about to die\n");
@@ -239,6 +251,96 @@ TEST(Prefork, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOne) {
     EXPECT_EQ(run.status.code, 1) << run.status.describe() << "\n" << run.err;
     EXPECT_NE(run.err.find("giving up"), std::string::npos) << run.err;
     EXPECT_GE(count_of(run.err, "died: exit 1"), 5) << run.err;
+}
+
+// ---- a worker that cannot be forked (issue 18) ---------------------------------------------
+// fork() fails with EAGAIN at RLIMIT_NPROC, which counts the processes of the real user id and
+// binds every user but root. So the server runs as `nobody` (setpriv), with a limit of what that
+// user already runs plus `room`; its binary is copied where `nobody` can execute it.
+constexpr uid_t kNobody = 65534;
+
+int tasks_of_user(uid_t uid) {  // RLIMIT_NPROC counts threads too
+    int tasks = 0;
+    for (const auto& entry : fs::directory_iterator("/proc")) {
+        std::ifstream status(entry.path() / "status");
+        std::string line;
+        bool ours = false;
+        while (std::getline(status, line)) {
+            if (line.rfind("Uid:", 0) == 0) ours = std::stoul(line.substr(4)) == uid;
+            if (ours && line.rfind("Threads:", 0) == 0) tasks += std::stoi(line.substr(8));
+        }
+    }
+    return tasks;
+}
+
+struct NobodyCopy {  // the binary, copied to a directory `nobody` can read; removed at the end
+    fs::path dir, binary;
+    NobodyCopy() {
+        std::string pattern = (fs::temp_directory_path() / "prefork-nproc-XXXXXX").string();
+        dir = ::mkdtemp(pattern.data());
+        binary = dir / "echo-prefork";
+        fs::copy_file(resolved(plain()).binary, binary);
+        fs::permissions(dir, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                 fs::perms::others_read | fs::perms::others_exec);
+    }
+    ~NobodyCopy() { fs::remove_all(dir); }
+    // setpriv becomes nobody, prlimit lowers the limit; each execs, so the pid is the server's.
+    std::vector<std::string> command(int room, std::vector<std::string> args) const {
+        std::vector<std::string> argv{"--reuid=65534",
+                                      "--regid=65534",
+                                      "--clear-groups",
+                                      "/usr/bin/prlimit",
+                                      fmt::format("--nproc={}:", tasks_of_user(kNobody) + room),  // soft only
+                                      binary.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return argv;
+    }
+};
+
+#define SKIP_UNLESS_ROOT_AND_SETPRIV()                                                                              \
+    if (::geteuid() != 0 || !fs::exists("/usr/bin/setpriv") || !fs::exists("/usr/bin/prlimit"))                     \
+    GTEST_SKIP() << "needs root, setpriv and prlimit: RLIMIT_NPROC binds only an unprivileged user, and only root " \
+                    "can start the server as one"
+
+TEST(Prefork, AWorkerThatCannotBeForkedIsTriedAgainLaterWhileTheOtherServes) {
+    SKIP_UNLESS_ROOT_AND_SETPRIV();
+    NobodyCopy copy;
+    // Room for the master and one worker: worker 1's fork() fails until the limit is raised.
+    ServerProcess server = ServerProcess::start({.binary = "/usr/bin/setpriv",
+                                                 .args = copy.command(2, {"--port", "0", "--workers", "2"}),
+                                                 .add_port_zero = false});
+    EXPECT_TRUE(server.wait_for_stderr("fork() failed for worker 1", 2s)) << server.stderr_text();
+    // Each try is logged, each one twice as late as the one before.
+    EXPECT_TRUE(server.wait_for_stderr("next try in 400 ms", 3s)) << server.stderr_text();
+    Client client = Client::connect(server.port());
+    client.expect_echo("served by worker 0 meanwhile\n", 2s);
+    // The shortage passes: the next try starts worker 1.
+    // Only the soft limit, up to the hard one, and as `nobody`: without CAP_SYS_RESOURCE (containers
+    // often drop it) another process's limits may be changed only by its own user.
+    rlimit hard{};
+    ::getrlimit(RLIMIT_NPROC, &hard);
+    RunResult raised = run_to_exit("/usr/bin/setpriv",
+                                   {"--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/prlimit", "--pid",
+                                    std::to_string(server.pid()), fmt::format("--nproc={}:", hard.rlim_max)});
+    ASSERT_EQ(raised.status.code, 0) << raised.err;
+    std::vector<pid_t> workers = wait_for_workers(server, 2, 5s);
+    EXPECT_EQ(workers.size(), 2u) << server.stderr_text();
+    server.signal(SIGTERM);
+    std::optional<ExitStatus> status = server.wait_exit(3s);
+    ASSERT_TRUE(status) << "no exit within 3 s of SIGTERM\n" << server.stderr_text();
+    EXPECT_EQ(status->code, 0) << status->describe();
+}
+
+TEST(Prefork, NoWorkerCanBeForkedMakesTheMasterGiveUpWithExitOneNeverListening) {
+    SKIP_UNLESS_ROOT_AND_SETPRIV();
+    NobodyCopy copy;
+    RunResult run = run_to_exit("/usr/bin/setpriv", copy.command(1, {"--port", "0", "--workers", "1"}), 10s);
+    EXPECT_EQ(run.status.code, 1) << run.status.describe() << "\n" << run.err;
+    EXPECT_EQ(run.out.find("listening on"), std::string::npos) << "no worker served: no listening line\n" << run.out;
+    EXPECT_GE(count_of(run.err, "fork() failed for worker 0"), 5) << run.err;
+    for (const char* delay : {"next try in 100 ms", "next try in 200 ms", "next try in 400 ms"})
+        EXPECT_NE(run.err.find(delay), std::string::npos) << delay << "\n" << run.err;
+    EXPECT_NE(run.err.find("giving up"), std::string::npos) << run.err;
 }
 
 // ---- graceful stop ------------------------------------------------------------------------
@@ -300,7 +402,7 @@ TEST(Prefork, GracePeriodBoundsAClientThatStopsReading) {
 TEST(Prefork, SigtermToTheWholeProcessGroupStillStopsGracefully) {
     // systemd (KillMode=control-group), `timeout` and `kill -TERM -<pgid>` signal every process.
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     Client client = Client::connect(server.port());
     client.expect_echo("everyone gets SIGTERM\n");
@@ -320,7 +422,7 @@ TEST(Prefork, SigtermToTheWholeProcessGroupStillStopsGracefully) {
 
 TEST(Prefork, SigtermToOneWorkerReplacesItGracefully) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     ::kill(workers[0], SIGTERM);
     EXPECT_TRUE(server.wait_for_stderr(fmt::format("(pid {}) exited on its own: exit 0", workers[0]), 2s))
@@ -390,7 +492,7 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
     constexpr int kClients = 100;  // two workers with 32 descriptors each hold about 50
     ASSERT_TRUE(hardening::raise_own_nofile_to_hard(kClients + 64));
     ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"}, rlim_t{32});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     hardening::Senders crowd = hardening::connect_and_send(server.port(), kClients);  // the backlog holds the rest
     ASSERT_TRUE(server.wait_for_stderr("Too many open files", 2s)) << server.stderr_text();
@@ -427,7 +529,7 @@ TEST(Prefork, MoreClientsThanDescriptorsServesSomeWaitsTheRestUsesLittleCpuAndRe
 
 TEST(Prefork, SigusrOneMasterLineThenOneLinePerWorker) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     pid_t victim = workers[0];
     ::kill(victim, SIGKILL);  // one respawn, for the master's count
