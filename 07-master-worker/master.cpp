@@ -3,11 +3,11 @@
 // rolling restart in which the port never closes.
 #include "master.hpp"
 
+#include "common/exit_status.hpp"
 #include "common/net.hpp"
 
 #include <algorithm>
 #include <csignal>
-#include <cstring>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <system_error>
@@ -23,12 +23,6 @@ constexpr int kMaxEarlyDeaths = 5;   // failed starts in a row, no worker servin
 constexpr auto kKillMargin = 1s;     // past the grace period, a stopping worker gets SIGKILL
 constexpr auto kFirstRetry = 100ms;  // a failed start is tried again after 0.1 s, 0.2, 0.4, ...
 constexpr int kWorkerChannelFd = 3;  // --share pass: where an exec'd worker finds its channel
-
-std::string describe(int status) {
-    if (WIFSIGNALED(status))
-        return fmt::format("killed by signal {} ({})", WTERMSIG(status), ::strsignal(WTERMSIG(status)));
-    return fmt::format("exit {}", WEXITSTATUS(status));
-}
 
 }  // namespace
 
@@ -129,10 +123,11 @@ void Master::reap_children() {
             on_exit(*serving, status);
         } else if (auto fresh = std::ranges::find_if(next_, has_pid); fresh != next_.end()) {
             fresh->pid = 0;  // reaped: retire() has nothing to tell it
-            log_.info("master: new worker (pid {}) died before the reload completed: {}", pid, describe(status));
+            log_.info("master: new worker (pid {}) died before the reload completed: {}", pid,
+                      cs::describe_exit(status));
             abandon_reload("a new worker died before it was ready");
         } else if (auto old = std::ranges::find_if(retired_, has_pid); old != retired_.end()) {
-            log_.info("master: worker {} (pid {}) exited: {}", old->slot, pid, describe(status));
+            log_.info("master: worker {} (pid {}) exited: {}", old->slot, pid, cs::describe_exit(status));
             retired_.erase(old);
         }
     }
@@ -145,7 +140,7 @@ void Master::on_exit(Worker& worker, int status) {
     worker.channel.reset();
     bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     log_.info("master: worker {} (pid {}) {}: {}", worker.slot, pid, clean ? "exited on its own" : "died",
-              describe(status));
+              cs::describe_exit(status));
     if (!worker.ready) return start_failed(worker);
     ++respawns_;
     if (!spawn(worker)) start_failed(worker);  // it served: replace it at once
