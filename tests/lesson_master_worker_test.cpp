@@ -20,6 +20,7 @@
 #include "tests/support/stats_lines.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <csignal>
 #include <fcntl.h>
@@ -211,6 +212,24 @@ TEST(MasterWorker, SigusrTwoUpgradeWhileClientsConnectLosesNoneAndTheNewMasterSe
     client.expect_echo("served by the new master\n");
     ::kill(new_master, SIGTERM);  // not our child: watch it go instead of reaping it
     EXPECT_TRUE(eventually([&] { return !alive(new_master); }, 3s));
+}
+
+// Exercise 4 and issue 18: one SIGTERM to the pid that was started stops everything it started,
+// even when it comes just after SIGUSR2 (a new master left alone would serve on in our group).
+TEST(MasterWorker, SigtermJustAfterSigusrTwoLeavesNothingRunning) {
+    SKIP_UNTIL_THE_EXERCISE_ADDS(plain(), "SIGUSR2");
+    for (int delay_ms : {0, 20, 50}) {
+        ServerProcess server = start_server(plain(), {"--workers", "2", "--quiet"});
+        pid_t group = server.pid();  // the server leads its own process group
+        server.signal(SIGUSR2);
+        std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms));
+        server.signal(SIGTERM);
+        ASSERT_TRUE(server.wait_exit(10s).has_value()) << server.stderr_text();
+        bool gone = eventually([&] { return ::kill(-group, 0) != 0 && errno == ESRCH; }, 10s);
+        EXPECT_TRUE(gone) << "SIGUSR2, then SIGTERM " << delay_ms << " ms later: the group still runs\n"
+                          << server.stderr_text();
+        if (!gone) ::kill(-group, SIGKILL);
+    }
 }
 
 // Exercise 5 (socket activation): once --help names LISTEN_FDS.
