@@ -28,8 +28,8 @@ constexpr std::uint16_t kDefaultPort = 9002;
 
 // SIGINT/SIGTERM: the handler sets a flag and shuts the listening socket down. shutdown() is
 // async-signal-safe, and it wakes a blocked accept() (EINVAL). A flag alone would not do: a
-// signal arriving just before accept() is entered would leave us asleep. The children get the
-// default action back (run_child): SIGTERM simply ends a child.
+// signal arriving just before accept() is entered would leave us asleep. A child puts the
+// default action back first thing: SIGTERM simply ends a child.
 volatile std::sig_atomic_t stop_requested = 0;
 std::atomic<int> listen_fd{-1};  // lock-free atomics are safe to read in a signal handler
 

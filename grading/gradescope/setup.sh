@@ -25,16 +25,16 @@ chmod +x "$here/run_autograder" "$course"/scripts/* 2>/dev/null || true
 id student >/dev/null 2>&1 || useradd --create-home --shell /usr/sbin/nologin student
 
 # The lesson's names come from its rubric: test_binary = "test-iterative", reference = "echo-iterative".
-read -r test_binary reference < <(python3 - "$course/grading/rubrics/$lesson.toml" <<'PY'
+read -r test_binary reference tools < <(python3 - "$course/grading/rubrics/$lesson.toml" <<'PY'
 import sys, tomllib
 data = tomllib.load(open(sys.argv[1], "rb"))
-print(data["test_binary"], data["reference"])
+print(data["test_binary"], data["reference"], "echo-load echo-asio" if data.get("leaderboard") else "")
 PY
 )
 echo "setup.sh: building $test_binary and ${reference}-starter (configure: cmake --preset default)"
 cd "$course"
 cmake --preset default -DCS_WERROR=OFF >/dev/null
-cmake --build --preset default --target "$test_binary" "${reference}-starter"
+cmake --build --preset default --target "$test_binary" "${reference}-starter" $tools  # $tools: empty, or the leaderboard's
 
 chmod -R a+rX "$here"   # the grader runs as "student": it reads the scripts, rubrics and harness
 mkdir -p "$here/harness"

@@ -29,6 +29,7 @@ import textwrap
 import time
 import tomllib
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -541,6 +542,43 @@ def mini_yaml(text: str) -> dict:
     return data
 
 
+def leaderboard_has_gradescopes_shape(ctx: Context) -> None:
+    """The leaderboard's shape only: its figure is noisy by design, so no value is asserted but its
+    type. On with the rubric's key (what gradescope-bundle --leaderboard writes), absent without it."""
+    for option, expected in (([], False), (["--leaderboard"], True)):  # the bundle's switch is that key
+        zipped = ctx.work / "bundle.zip"
+        made = subprocess.run([sys.executable, str(REPO / "scripts" / "gradescope-bundle"), "01-iterative", "--out",
+                               str(zipped), *option], capture_output=True, text=True, timeout=120)
+        check(made.returncode == 0, f"gradescope-bundle {option}: {made.stderr}")
+        with zipfile.ZipFile(zipped) as archive:
+            bundled = tomllib.loads(archive.read("course/grading/rubrics/01-iterative.toml").decode())
+        check(bundled.get("leaderboard", False) is expected, f"gradescope-bundle {option}: leaderboard {bundled.get('leaderboard')}")
+    entry = """
+        [categories]
+        echo = "Echo"
+        [[test]]
+        name = "Lesson/Conformance.EchoesOneLine"
+        points = 1
+        category = "echo"
+        pitfall = "no echo"
+        """
+    off = ctx.grade("--rubric", str(ctx.rubric_file('test_binary = "test-iterative"' + entry)),
+                    "--server", str(ctx.server("echo-iterative")), timeout=120)
+    check(off.results is not None and "leaderboard" not in off.results, f"a leaderboard by default\n{off.describe()}")
+    rubric = ctx.rubric_file('test_binary = "test-iterative"\nleaderboard = true' + entry)
+    for server in ("echo-iterative", "echo-iterative-starter"):
+        on = ctx.grade("--rubric", str(rubric), "--server", str(ctx.server(server)), timeout=120)
+        on.check_reports()
+        board = on.results.get("leaderboard")
+        check(isinstance(board, list) and len(board) == 1, f"{server}: leaderboard {board!r}\n{on.describe()}")
+        check(set(board[0]) == {"name", "value", "order"} and isinstance(board[0]["name"], str)
+              and "noisy" in board[0]["name"] and board[0]["order"] in ("asc", "desc")
+              and isinstance(board[0]["value"], (int, float)) and board[0]["value"] >= 0,
+              f"{server}: Gradescope's leaderboard entry is name, value, order: {board[0]}")
+        if server == "echo-iterative-starter":  # it hangs up on every client: nothing to measure, whatever the load
+            check(board[0]["value"] == 0, f"the untouched starter measured {board[0]['value']}")
+
+
 def time_limit_bounds_the_whole_run(ctx: Context) -> None:
     server = ctx.work / f"hang-{os.getpid()}"
     shutil.copy(ctx.server("echo-broken-hang"), server)
@@ -618,6 +656,8 @@ def cases() -> dict[str, tuple[list[str], object]]:
                                                        prairielearn_results_have_the_documented_fields),
         "ClassroomWorkflowRunsAndAddsUp": (["test-iterative", "echo-iterative"], classroom_workflow_runs_and_adds_up),
         "TimeLimitBoundsTheWholeRun": (["test-iterative", "echo-broken-hang"], time_limit_bounds_the_whole_run),
+        "LeaderboardHasGradescopesShape": (["test-iterative", "echo-iterative", "echo-iterative-starter", "echo-load",
+                                            "echo-asio"], leaderboard_has_gradescopes_shape),
         "PointsTableReweighsIncludedTestsAndRefusesUnknownOnes": (
             ["test-iterative", "echo-iterative"], points_table_reweighs_included_tests_and_refuses_unknown_ones),
         "EntryStopsAtItsFirstFailingVariant": (["test-epoll", "echo-iterative-starter"],
