@@ -11,6 +11,10 @@ namespace lesson05 {
 
 std::uint32_t EventLoop::edge_flag() const noexcept { return options_.edge ? EPOLLET : 0u; }
 
+std::uint32_t EventLoop::listener_events() const noexcept {
+    return EPOLLIN | edge_flag() | (options_.exclusive ? EPOLLEXCLUSIVE : 0u);
+}
+
 EventLoop::Status EventLoop::read(Connection& conn) {
     // Level-triggered, a short read is the end for now (epoll_wait() tells us when more comes);
     // edge-triggered, only EAGAIN is: an EOF that arrived with the bytes would bring no new edge.

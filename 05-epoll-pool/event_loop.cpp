@@ -21,7 +21,7 @@ EventLoop::EventLoop(cs::Fd listener, int stop_fd, const LoopOptions& options, s
     if (!epoll_) throw std::system_error(errno, std::generic_category(), "epoll_create1()");
     // The kernel keeps the interest list: the stop fd and the listener go in once, here. The stop
     // fd stays level-triggered: once rung it stays readable, for every loop.
-    if (!ctl(EPOLL_CTL_ADD, stop_fd_, EPOLLIN) || !ctl(EPOLL_CTL_ADD, listener_.get(), EPOLLIN | edge_flag())) {
+    if (!ctl(EPOLL_CTL_ADD, stop_fd_, EPOLLIN) || !ctl(EPOLL_CTL_ADD, listener_.get(), listener_events())) {
         throw std::system_error(errno, std::generic_category(), "epoll_ctl(ADD)");
     }
 }
@@ -137,8 +137,8 @@ void EventLoop::pause_accepting() {
                   kAcceptPause.count(), connections_.open_total());
     }
     saturated_ = true;  // logged once per episode, not ten times a second
-    // no events: still registered, never reported
-    ctl(EPOLL_CTL_MOD, listener_.get(), 0);
+    // no events: still registered, never reported (EPOLLEXCLUSIVE forbids MOD: off the list instead)
+    ctl(options_.exclusive ? EPOLL_CTL_DEL : EPOLL_CTL_MOD, listener_.get(), 0);
     accept_paused_ = true;
     accept_paused_until_ = Clock::now() + kAcceptPause;
 }
@@ -146,7 +146,7 @@ void EventLoop::pause_accepting() {
 void EventLoop::resume_accepting() {
     accept_paused_ = false;
     // Re-arming re-checks readiness: clients queued meanwhile are reported, even edge-triggered.
-    ctl(EPOLL_CTL_MOD, listener_.get(), EPOLLIN | edge_flag());
+    ctl(options_.exclusive ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, listener_.get(), listener_events());
 }
 // [/slide]
 

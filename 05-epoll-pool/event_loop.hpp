@@ -1,10 +1,9 @@
 // 05-epoll-pool/event_loop.hpp — one epoll event loop: its epoll instance, its listener, its pool.
-// Built as the lesson05_loop library: 05's main() runs one per thread, 06-prefork's workers one each.
+// Built as the lesson05_loop library: 05's main() runs one per thread, the workers of 06 and 07 one each.
 //
-// 04-select/event_loop.hpp is this class for select(): same members, same order; what 04 has no
-// use for comes last, in files of its own (edge.cpp: --edge and the fairness budget, and read(),
-// which decides where a read stops; finish.cpp: the graceful end 06 uses; connection_pool.cpp: the
-// O(1) idle list).
+// 04-select/event_loop.hpp is this class for select(): same members, same order; what 04 has no use for comes
+// last, in files of its own (edge.cpp: --edge and the fairness budget, and read(), which decides where a read
+// stops; finish.cpp: the graceful end 06 and 07 use; connection_pool.cpp: the O(1) idle list).
 // Owner: one thread calls run() and then finish(); nothing else touches the loop. Shared with
 // other threads: the Log (thread-safe), the stop fd (only ever readable once rung), the atomic
 // connection count (--max-conns across loops), and stats(), which any thread may call.
@@ -25,6 +24,7 @@ struct LoopOptions {
     int max_conns = 0;
     bool edge = false;                     // --edge: EPOLLET on every descriptor but the stop eventfd
     std::chrono::seconds idle_timeout{0};  // --idle-timeout; 0: never
+    bool exclusive = false;                // EPOLLEXCLUSIVE on the listener: of N processes' loops, one wakes (07)
 };
 
 struct LoopStats {
@@ -69,6 +69,7 @@ private:
     bool ctl(int op, int fd, std::uint32_t events);  // epoll_ctl(); false with errno set
     // Beyond 04 (edge.cpp): edge-triggered readiness and the fairness budget.
     std::uint32_t edge_flag() const noexcept;
+    std::uint32_t listener_events() const noexcept;  // EPOLLIN, with EPOLLET and EPOLLEXCLUSIVE when asked
     Status read(Connection& conn);
     void read_later(int fd, Connection& conn);
     void read_again(Clock::time_point now);

@@ -1,10 +1,9 @@
-// 05-epoll-pool/finish.cpp — EventLoop::finish(): the graceful end of one loop, after run() saw the
-// stop eventfd. One definition for 05's main() (deadline: now, so everything closes at once) and
-// 06-prefork's workers (deadline: the end of the grace period).
-// The rules, as nginx closes idle keep-alive connections at once and lets requests in flight end:
-// no new clients, but those the kernel already queued for us are accepted (a reuseport listener
-// resets its queue when closed); quiet connections close now; the busy ones are served, reading
-// AND echoing, until they finish or the deadline comes.
+// 05-epoll-pool/finish.cpp — EventLoop::finish(): the graceful end of one loop, after run() saw the stop fd. One
+// definition for 05's main() (deadline: now, so everything closes at once) and the workers of 06 and 07 (deadline:
+// the end of the grace period). The rules, as nginx closes idle keep-alive connections at once and lets requests in
+// flight end: no new clients, but those the kernel already queued for us are accepted (a reuseport listener resets
+// its queue when closed); quiet connections close now; the busy ones are served, reading AND echoing, until they
+// finish or the deadline comes.
 #include "05-epoll-pool/event_loop.hpp"
 
 #include "common/net.hpp"

@@ -21,10 +21,10 @@ namespace {
 
 constexpr std::uint16_t kDefaultPort = 9005;
 
-// The SIGUSR1 line. main() reads every loop's two atomic counters and prints one line: totals
-// first, then each loop's share when there are several ("stats: 5 open, 9 accepted; loop 0: 3 open,
-// 6 accepted; loop 1: ..."). Asking each loop to print its own would need a wake-up per loop
-// (the stop eventfd cannot be un-rung) and would scatter the answer over N lines.
+// The SIGUSR1 line. main() reads every loop's two atomic counters and prints one line: totals first, then
+// each loop's share when there are several ("stats: 5 open, 9 accepted; loop 0: 3 open, 6 accepted; loop 1:
+// ..."). Asking each loop to print its own would need a wake-up per loop (the stop eventfd cannot be un-rung)
+// and would scatter the answer over N lines.
 void print_stats(const std::vector<std::unique_ptr<lesson05::EventLoop>>& loops, const cs::Log& log) {
     lesson05::LoopStats total;
     std::string per_loop;

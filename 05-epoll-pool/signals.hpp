@@ -7,14 +7,11 @@
 
 namespace lesson05 {
 
-// SIGINT/SIGTERM read as data from a signalfd by main(), then broadcast to every loop through an
-// eventfd. Why not 04's self-pipe: with threads, a handler runs on whichever thread the kernel
-// picks, in the middle of whatever it was doing. Blocked in every thread and read from a
-// signalfd, the signals need no handler at all, and no system call of a loop is ever
-// interrupted (no EINTR). The eventfd is a counter the loops watch but never read: once written
-// it stays readable, so it wakes every loop, however many there are.
-// SIGUSR1 comes through the same signalfd; main() answers it alone (the loops never hear of it).
-// Construct it before starting any thread: threads inherit the blocked signal mask.
+// Why not 04's self-pipe: with threads, a handler runs on whichever thread the kernel picks, in the middle of
+// whatever it was doing. Blocked in every thread and read from a signalfd, the signals need no handler at
+// all, and no system call of a loop is ever interrupted (no EINTR). The eventfd is a counter the loops watch
+// but never read: once written it stays readable, so it wakes every loop, however many there are. SIGUSR1
+// comes through the same signalfd; main() answers it alone (the loops never hear of it).
 class Signals {
 public:
     Signals();  // throws std::system_error naming the call

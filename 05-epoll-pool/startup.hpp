@@ -1,5 +1,4 @@
-// 05-epoll-pool/startup.hpp — what main() sets up before the loops run: the descriptor limit and
-// one listener per loop. (The signals have their own file, signals.hpp.)
+// 05-epoll-pool/startup.hpp — what main() sets up before the loops run: the descriptor limit, the listeners.
 #pragma once
 
 #include "common/cli.hpp"

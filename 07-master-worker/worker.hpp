@@ -1,49 +1,28 @@
-// 07-master-worker/worker.hpp — one worker process: an epoll loop over the listener, its channel to the
-// master, and its connections (the byte rules are 04-select/echo_connection.hpp's, as in 04 and 05).
-//
-// Graceful stop (kStop from the master, SIGTERM, or the master gone): stop watching the listener, accept
-// what is already queued for us, close the listener; then close every connection that is idle —
-// nothing left to echo and silent for kIdleAfter — and give the busy ones until the grace
-// deadline, as nginx closes idle keep-alive connections at once and lets requests in flight end.
-// Separately, while serving: a connection silent for --idle-timeout is closed (the same rule as 04
-// and 05), and a worker holding --max-conns connections stops accepting until one closes.
+// 07-master-worker/worker.hpp — one worker process: 05's EventLoop over a listener, until its channel says stop.
+// 06's worker with a channel instead of signals: the worker says it is ready, takes orders (stats, stop within
+// G ms) and learns that the master died (EOF), all on its end of the channel, which is the loop's stop fd.
 #pragma once
 
-#include "accept_lock.hpp"
-#include "common/contract.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
-#include "share.hpp"
 
 #include <chrono>
-#include <cstddef>
 
 namespace lesson07 {
 
 struct WorkerSetup {
     int slot = 0;
-    Share share = Share::kInherit;
-    LockMode lock_mode = LockMode::kExclusive;
-    std::chrono::milliseconds grace{5000};  // for a SIGTERM sent to this worker (kStop brings its own)
-    std::size_t max_conns = 1000;           // --max-conns, this worker's own cap
-    std::chrono::seconds idle_timeout{cs::kDefaultIdleTimeout};  // --idle-timeout; 0: never
-    cs::Fd channel;                                              // this worker's end
-    cs::Fd port_socket;          // inherit, pass: the listener itself; reuseport: the master's bound socket
-    AcceptLock* lock = nullptr;  // mutex mode only
+    bool exclusive = true;  // --accept-lock exclusive: EPOLLEXCLUSIVE on the listener
+    int max_conns = 1000;   // per worker
+    std::chrono::seconds idle_timeout{0};
 };
 
-// Runs until stopped; returns the process exit code.
-int run_worker(WorkerSetup setup, const cs::Log& log);
+// In the child, right after fork(): serves `listener` with 05's loop until the channel says stop, then stops
+// gracefully. Never returns: _exit(0) after a graceful stop, _exit(1) if it could not start.
+[[noreturn]] void run_worker(cs::Fd listener, cs::Fd channel, const WorkerSetup& setup, const cs::Log& log);
 
-// A pass-mode worker started by exec(): waits for its slot and listening socket on the channel,
-// then runs. `setup` holds what the command line says (lock mode, grace, limits). Returns the exit code.
-int run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log);
-
-// Signal dispositions for a fresh child of the master (call first thing after fork()): SIGTERM
-// (stop) and SIGUSR1 (print your stats line) set flags and stay blocked except inside
-// epoll_pwait(), as the master's signals do around ppoll(); SIGPIPE is ignored; SIGINT, SIGHUP,
-// SIGUSR2 are ignored, because a terminal's Ctrl-C reaches the whole process group and those are
-// the master's to act on.
-void reset_signals_for_worker();
+// --share pass: a worker exec'd by the master (--worker-channel FD) waits for its slot and the listening
+// socket on the channel, then runs as above.
+[[noreturn]] void run_exec_worker(int channel_fd, WorkerSetup setup, const cs::Log& log);
 
 }  // namespace lesson07

@@ -37,7 +37,7 @@ struct Settings {
 
 struct Row {
     pid_t pid = 0;
-    std::uint64_t accepted = 0, empty_wakeups = 0, lock_busy = 0;
+    std::uint64_t accepted = 0;
 };
 
 // ---- the client loop -------------------------------------------------------------------
@@ -116,16 +116,15 @@ int count_of(const std::string& text, const std::string& needle) {
     return count;
 }
 
-// SIGUSR1: the master passes it on, and each worker prints "stats: worker S: O open, A accepted,
-// E empty wake-ups, L lock-busy". Those counters, in slot order.
+// SIGUSR1: the master prints its line, then sends kStats down every channel, and each worker prints "stats: worker S: O open, A accepted".
+// Those counts, in slot order.
 std::vector<Row> worker_table(ServerProcess& server, int workers) {
     std::map<int, Row> by_slot;
     for (const StatsLine& line : request_stats(server, 1 + workers, std::chrono::seconds(5))) {
         for (int slot = 0; slot < workers; ++slot) {
             std::string worker = fmt::format("worker {} ", slot);
             if (!line.counts.count(worker + "accepted")) continue;
-            by_slot[slot] = {line.pid, line.at(worker + "accepted"), line.at(worker + "empty wake-ups"),
-                             line.at(worker + "lock-busy")};
+            by_slot[slot] = {line.pid, line.at(worker + "accepted")};
         }
     }
     std::vector<Row> rows;
@@ -175,12 +174,12 @@ void spread(const Settings& settings) {
 void herd(const Settings& settings) {
     fmt::print("\n### Herd: --share inherit, {} connections, {} workers\n\n", settings.connections, settings.workers);
     fmt::print(
-        "| --accept-lock | client threads | empty wake-ups (user space) | worker wake-ups per connection | "
-        "lock-busy | accepts per worker | wall time |\n|---|---|---|---|---|---|---|\n");
+        "| --accept-lock | client threads | worker wake-ups per connection | accepts per worker | wall time "
+        "|\n|---|---|---|---|---|\n");
     // One client: every connection finds every worker asleep, the herd's worst case. Then the
     // concurrent load of --clients threads, where workers are often busy when a connection comes.
     for (int clients : {1, settings.clients}) {
-        for (const char* lock : {"none", "exclusive", "rearm", "mutex"}) {
+        for (const char* lock : {"none", "exclusive"}) {
             ServerProcess server = start(settings, {"--accept-lock", lock});
             std::vector<pid_t> workers = workers_of(server.pid());
             long wakeups_before = total_switches(workers);
@@ -190,15 +189,10 @@ void herd(const Settings& settings) {
             auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
             long wakeups = total_switches(workers) - wakeups_before;
             std::vector<Row> rows = worker_table(server, settings.workers);
-            std::uint64_t empty = 0, busy = 0;
             std::string counts;
-            for (const auto& row : rows) {
-                empty += row.empty_wakeups;
-                busy += row.lock_busy;
-                counts += fmt::format("{}{}", counts.empty() ? "" : " / ", row.accepted);
-            }
-            fmt::print("| {} | {} | {} | {:.2f} | {} | {} | {} ms |\n", lock, clients, empty,
-                       load.done ? double(wakeups) / double(load.done) : 0.0, busy, counts, wall.count());
+            for (const auto& row : rows) counts += fmt::format("{}{}", counts.empty() ? "" : " / ", row.accepted);
+            fmt::print("| {} | {} | {:.2f} | {} | {} ms |\n", lock, clients,
+                       load.done ? double(wakeups) / double(load.done) : 0.0, counts, wall.count());
             if (load.failed) fmt::print("(  {} failed: {})\n", load.failed, load.first_error);
             stop(server);
         }

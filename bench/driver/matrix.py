@@ -70,11 +70,7 @@ _ALL = [
             ("--workers", "4", "--share", "inherit"), note="inherited socket, no lock"),
     Variant("prefork-inherit-exclusive", "07-master-worker", "echo-master-worker",
             ("--workers", "4", "--share", "inherit", "--accept-lock", "exclusive"), note="inherited, EPOLLEXCLUSIVE"),
-    Variant("prefork-inherit-rearm", "07-master-worker", "echo-master-worker",
-            ("--workers", "4", "--share", "inherit", "--accept-lock", "rearm"),
-            note="inherited, EPOLLEXCLUSIVE re-armed every 16 accepts"),
-    Variant("prefork-inherit-mutex", "07-master-worker", "echo-master-worker",
-            ("--workers", "4", "--share", "inherit", "--accept-lock", "mutex"), note="inherited, accept mutex"),
+    # (07's re-armed EPOLLEXCLUSIVE and accept mutex are exercises now: no rows until a student's build has them.)
     Variant("prefork-reuseport", "06-prefork", "echo-prefork",
             ("--workers", "4", "--share", "reuseport"), note="SO_REUSEPORT"),
     Variant("prefork-pass", "07-master-worker", "echo-master-worker",
@@ -84,8 +80,7 @@ VARIANTS = {v.key: v for v in _ALL}
 
 LESSONS = ["iterative", "process", "thread", "select", "epoll", "prefork"]  # one row per lesson
 EPOLL_EXTRA = ["epoll-edge", "epoll-2", "epoll-2-edge"]
-PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-inherit-rearm", "prefork-inherit-mutex",
-                  "prefork-reuseport", "prefork-pass"]
+PREFORK_SPREAD = ["prefork-inherit", "prefork-inherit-exclusive", "prefork-reuseport", "prefork-pass"]
 REFS = ["floor"]  # beside echo-asio in every table that compares the lessons
 # binaries the driver looks for: build/bin/echo-<name>; 07 runs the spread rows that need a lock or pass mode
 SERVER_NAMES = ["asio"] + REFS + LESSONS + ["master-worker"]

@@ -281,8 +281,7 @@ def goals(results: list[PointResult]) -> list[str]:
     for variant, goal, threshold in (
             ("prefork-reuseport", "prefork SO_REUSEPORT: accepts max/min ≤ 1.3", 1.3),
             ("prefork-inherit", "prefork inherited socket, no lock: max/min", None),
-            ("prefork-inherit-exclusive", "prefork inherited + EPOLLEXCLUSIVE: max/min (the pile-up)", None),
-            ("prefork-inherit-mutex", "prefork inherited + accept mutex: max/min", None)):
+            ("prefork-inherit-exclusive", "prefork inherited + EPOLLEXCLUSIVE: max/min (the pile-up)", None)):
         found = [(row.worker_spread, p.name) for p, row in rows_of("spread", variant) if row.worker_spread]
         add(goal, found[0] if found else None, threshold, "low", "{:.2f}")
     found = [(row.wakeups_per_accept, p.name) for p, row in rows_of("spread", "prefork-reuseport")
