@@ -253,6 +253,28 @@ TEST(Prefork, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOne) {
     EXPECT_GE(count_of(run.err, "died: exit 1"), 5) << run.err;
 }
 
+// ---- exercise 3 (README): a full worker leaves new clients to the others ------------------
+// Done when --max-conns's help says so (the README asks for that wording); until then 06 keeps
+// 05's rule (accept and close) and this check skips.
+
+TEST(Prefork, ExerciseThreeFullWorkerMakesTheNextClientWaitUntilOneLeaves) {
+    RunResult help = run_to_exit(resolved(plain()).binary, {"--help"});
+    if ((help.out + help.err).find("leaves new connections to the others") == std::string::npos)
+        GTEST_SKIP() << "exercise 3 not done yet: --help does not say 'leaves new connections to the others'";
+    ServerProcess server = start_server(plain(), {"--workers", "1", "--max-conns", "3"});
+    std::vector<Client> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n");
+    }
+    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
+    extra.send("my turn?\n");
+    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap the worker leaves the client queued: no echo, no EOF";
+    held.front().close();
+    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
+    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+}
+
 // ---- a worker that cannot be forked (issue 18) ---------------------------------------------
 // fork() fails with EAGAIN at RLIMIT_NPROC, which counts the processes of the real user id and
 // binds every user but root. So the server runs as `nobody` (setpriv), with a limit of what that
