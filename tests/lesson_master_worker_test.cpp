@@ -385,18 +385,7 @@ TEST(MasterWorker, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled) {
 TEST(MasterWorker, MaxConnsFullWorkerMakesTheNextClientWaitUntilOneLeaves) {
     SKIP_UNTIL_THE_HELP_SAYS("leaves new connections to the others");
     ServerProcess server = start_server(plain(), {"--workers", "1", "--max-conns", "3"});
-    std::vector<Client> held;
-    for (int i = 0; i < 3; ++i) {
-        held.push_back(Client::connect(server.port()));
-        held.back().expect_echo("held\n");
-    }
-    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
-    extra.send("my turn?\n");
-    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap a worker leaves the client queued: no echo, no EOF";
-    EXPECT_TRUE(server.wait_for_stderr("--max-conns 3 reached", 1s)) << server.stderr_text();
-    held.front().close();
-    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
-    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+    expect_the_fourth_client_waits_for_a_place(server);
 }
 
 TEST(MasterWorker, MaxConnsIsPerWorkerAndAFullWorkerLeavesClientsToTheOthers) {

@@ -263,17 +263,7 @@ TEST(Prefork, ExerciseThreeFullWorkerMakesTheNextClientWaitUntilOneLeaves) {
     if ((help.out + help.err).find("leaves new connections to the others") == std::string::npos)
         GTEST_SKIP() << "exercise 3 not done yet: --help does not say 'leaves new connections to the others'";
     ServerProcess server = start_server(plain(), {"--workers", "1", "--max-conns", "3"});
-    std::vector<Client> held;
-    for (int i = 0; i < 3; ++i) {
-        held.push_back(Client::connect(server.port()));
-        held.back().expect_echo("held\n");
-    }
-    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
-    extra.send("my turn?\n");
-    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap the worker leaves the client queued: no echo, no EOF";
-    held.front().close();
-    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
-    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+    expect_the_fourth_client_waits_for_a_place(server);  // tests/workers.hpp, shared with 07's exercise 6
 }
 
 // ---- a worker that cannot be forked (issue 18) ---------------------------------------------

@@ -6,6 +6,9 @@
 
 #include "common/net.hpp"
 #include "tests/support/client.hpp"
+#include "tests/support/server_process.hpp"
+
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -143,5 +146,23 @@ private:
     std::string first_error_;
     std::thread thread_;
 };
+
+// 06's exercise 3 and 07's exercise 6 (a full worker leaves new clients to the others), with one
+// worker and --max-conns 3: a fourth client waits in the backlog, no echo and no EOF, until one of
+// the three leaves; then it is served, and the other two still are.
+inline void expect_the_fourth_client_waits_for_a_place(const ServerProcess& server) {
+    std::vector<Client> held;
+    for (int i = 0; i < 3; ++i) {
+        held.push_back(Client::connect(server.port()));
+        held.back().expect_echo("held\n");
+    }
+    Client extra = Client::connect(server.port());  // the kernel completes the handshake: it waits in the backlog
+    extra.send("my turn?\n");
+    EXPECT_FALSE(extra.readable_within(500ms)) << "over the cap a worker leaves the client queued: no echo, no EOF";
+    EXPECT_TRUE(server.wait_for_stderr("--max-conns 3 reached", 1s)) << server.stderr_text();
+    held.front().close();
+    EXPECT_EQ(extra.read_exact(9, 2s), "my turn?\n") << "served once a place is free";
+    for (std::size_t i = 1; i < held.size(); ++i) held[i].expect_echo("still served\n");
+}
 
 }  // namespace cs::test::workers
