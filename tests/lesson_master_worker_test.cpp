@@ -75,6 +75,23 @@ std::vector<pid_t> wait_for_workers(pid_t master, std::size_t count, std::chrono
     return workers;
 }
 
+// `count` workers, each ready: the master prints "listening on" once the first one is (06's rule),
+// so a test that reads the others' listeners or counters waits for their "ready" lines too.
+std::vector<pid_t> wait_for_workers(const ServerProcess& server, std::size_t count,
+                                    std::chrono::milliseconds timeout = 3s) {
+    std::vector<pid_t> workers;
+    eventually(
+        [&] {
+            workers = workers_of(server.pid());
+            std::string log = server.stderr_text();
+            return workers.size() == count && std::all_of(workers.begin(), workers.end(), [&](pid_t worker) {
+                       return log.find(fmt::format("(pid {}) ready", worker)) != std::string::npos;
+                   });
+        },
+        timeout);
+    return workers;
+}
+
 // ---- the master's worker table ----------------------------------------------------------
 
 struct Row {
@@ -145,7 +162,7 @@ bool help_says(const std::string& words) {
 
 TEST(MasterWorker, PassModeWorkersAreExecedAndReceiveTheMastersSocket) {
     ServerProcess server = start_server(plain(), {"--workers", "2", "--share", "pass"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u) << server.stderr_text();
     std::set<unsigned long> listening = listening_inodes(server.port());
     ASSERT_EQ(listening.size(), 1u);
@@ -165,7 +182,7 @@ class MasterWorkerReload : public testing::TestWithParam<std::string> {};
 
 TEST_P(MasterWorkerReload, SighupWhileAClientLoopOpensFiveHundredConnectionsLosesNone) {
     ServerProcess server = start_server(plain(), {"--workers", "2", "--share", GetParam(), "--quiet"});
-    std::vector<pid_t> old_workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> old_workers = wait_for_workers(server, 2);
     ASSERT_EQ(old_workers.size(), 2u);
     ClientLoop loop(server.port(), 500);
     ASSERT_TRUE(loop.wait_for(100, 20s));
@@ -264,7 +281,7 @@ TEST(MasterWorker, MutexAcceptLockIsTakenOverWhenItsHolderIsKilled) {
     SKIP_UNTIL_THE_EXERCISE_ADDS(plain(), "mutex");
     // One worker: it holds the lock all the time, so kill -9 always catches it holding the lock.
     ServerProcess server = start_server(plain(), {"--workers", "1", "--accept-lock", "mutex"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
+    std::vector<pid_t> workers = wait_for_workers(server, 1);
     ASSERT_EQ(workers.size(), 1u);
     Client first = Client::connect(server.port());
     first.expect_echo("the holder serves me\n");
@@ -279,7 +296,7 @@ TEST(MasterWorker, MutexAcceptLockIsTakenOverWhenItsHolderIsKilled) {
 // workers' counter rows at exit (printed), after checking that every connection was counted.
 std::vector<Row> accepts_one_at_a_time(const std::string& lock, int connections) {
     ServerProcess server = start_server(plain(), {"--workers", "4", "--accept-lock", lock, "--quiet"});
-    EXPECT_EQ(wait_for_workers(server.pid(), 4).size(), 4u);
+    EXPECT_EQ(wait_for_workers(server, 4).size(), 4u);
     ClientLoop loop(server.port(), connections);
     loop.join();
     EXPECT_EQ(loop.failures(), 0) << loop.first_error();
@@ -324,7 +341,7 @@ TEST(MasterWorker, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOn
     fs::copy_file(binary, copy, fs::copy_options::overwrite_existing);
     ServerProcess server =
         ServerProcess::start({.binary = copy.string(), .args = {"--workers", "1", "--share", "pass"}});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 1);
+    std::vector<pid_t> workers = wait_for_workers(server, 1);
     ASSERT_EQ(workers.size(), 1u);
     fs::remove(copy);  // the running master keeps its (now nameless) file; exec finds the script
     {
@@ -345,7 +362,7 @@ TEST(MasterWorker, WorkersThatDieBeforeTheyAreReadyMakeTheMasterGiveUpWithExitOn
 TEST(MasterWorker, SigtermToTheWholeProcessGroupStillStopsGracefully) {
     // systemd (KillMode=control-group), `timeout` and `kill -TERM -<pgid>` signal every process.
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     Client client = Client::connect(server.port());
     client.expect_echo("everyone gets SIGTERM\n");
@@ -368,7 +385,7 @@ TEST(MasterWorker, SigtermToTheWholeProcessGroupStillStopsGracefully) {
 // The channel is also the master's pulse: once the master is gone, every worker reads EOF on it.
 TEST(MasterWorker, WorkersExitWithinTwoSecondsWhenTheMasterIsKilled) {
     ServerProcess server = start_server(plain(), {"--workers", "2"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     Client idle = Client::connect(server.port());
     idle.expect_echo("the master is about to die\n");
@@ -393,7 +410,7 @@ TEST(MasterWorker, MaxConnsIsPerWorkerAndAFullWorkerLeavesClientsToTheOthers) {
     // Inherit mode, one shared queue: a full worker stops watching it, so the other takes the next
     // client, even though EPOLLEXCLUSIVE (the default) likes to wake the same idle worker each time.
     ServerProcess server = start_server(plain(), {"--workers", "2", "--max-conns", "2", "--share", "inherit"});
-    std::vector<pid_t> workers = wait_for_workers(server.pid(), 2);
+    std::vector<pid_t> workers = wait_for_workers(server, 2);
     ASSERT_EQ(workers.size(), 2u);
     std::vector<Client> held;
     std::map<pid_t, int> per_worker;
